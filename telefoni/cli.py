@@ -1,0 +1,121 @@
+"""The `telefoni` command line."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import Engine
+
+from telefoni.settings import Settings, generate_key, get_settings
+
+app = typer.Typer(
+    help="Telefoni: the municipality's telephony lifecycle, run as Prefect flows.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals can hold personal data
+)
+db_app = typer.Typer(help="The register's database schema.", no_args_is_help=True)
+keys_app = typer.Typer(help="Keys that protect personnummer.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+
+
+def _engine(settings: Settings) -> Engine:
+    from telefoni.db import make_engine
+
+    return make_engine(settings.database_url)
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(message)s"
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Create the schema, or bring it up to date (SQLite or PostgreSQL)."""
+    from telefoni import migrate
+
+    settings = get_settings()
+    engine = _engine(settings)
+    migrate.upgrade(engine, revision)
+    typer.echo(f"Schema up to date ({revision}) on {engine.url.render_as_string()}")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Exit non-zero if the database schema differs from the models."""
+    from telefoni import migrate
+
+    differences = migrate.drift(_engine(get_settings()))
+    for diff in differences:
+        typer.echo(repr(diff))
+    if differences:
+        raise typer.Exit(1)
+    typer.echo("No drift: the schema matches the models.")
+
+
+@db_app.command("revision")
+def db_revision(message: Annotated[str, typer.Option("--message", "-m")]) -> None:
+    """Write a new migration from what the models add to the current schema."""
+    from telefoni import migrate
+
+    migrate.revision(_engine(get_settings()), message)
+
+
+@keys_app.command("generate")
+def keys_generate() -> None:
+    """Print two new keys for TELEFONI_PNR_ENCRYPTION_KEY and TELEFONI_PNR_LOOKUP_KEY."""
+    typer.echo(f"TELEFONI_PNR_ENCRYPTION_KEY={generate_key()}")
+    typer.echo(f"TELEFONI_PNR_LOOKUP_KEY={generate_key()}")
+
+
+@app.command()
+def demo(
+    employees: Annotated[int, typer.Option(min=1, help="How many employees to create.")] = 1300,
+    hr_export: Annotated[
+        Path | None, typer.Option(help="Also write the matching HR export (CSV or .xlsx) here.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same town.")] = 1,
+) -> None:
+    """Fill an empty register with a fictional municipality."""
+    import time
+
+    from telefoni import demo as demo_data
+    from telefoni import migrate
+    from telefoni.db import session_factory
+
+    settings = get_settings()
+    engine = _engine(settings)
+    migrate.upgrade(engine)
+    started = time.perf_counter()
+    town = demo_data.generate(employees=employees, seed=seed)
+    with session_factory(engine).begin() as session:
+        counts = demo_data.load(session, town, vault=demo_data.vault_from(settings))
+    if hr_export is not None:
+        demo_data.write_hr_export(town, hr_export)
+    elapsed = time.perf_counter() - started
+    summary = ", ".join(f"{n} {what}" for what, n in counts.items())
+    typer.echo(f"Demo register loaded in {elapsed:.1f} s: {summary}")
+    if hr_export is not None:
+        typer.echo(f"HR export written to {hr_export}")
+
+
+@app.command()
+def up(
+    demo_employees: Annotated[
+        int, typer.Option(help="Employees in the demo municipality (when the register is empty).")
+    ] = 1300,
+) -> None:
+    """Start the whole system: Prefect server and UI, every deployment served, demo data."""
+    from telefoni.system import run_system
+
+    raise typer.Exit(run_system(get_settings(), demo_employees=demo_employees))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,34 @@
+"""Alembic environment: the URL and metadata come from the caller (`telefoni.migrate`)."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection
+
+import models.all  # noqa: F401 - registers every table on the metadata
+from models.base import Base
+from telefoni.db import make_engine
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _run(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,  # SQLite can only ALTER through table copies
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+connection = config.attributes.get("connection")
+if connection is not None:
+    _run(connection)
+else:
+    engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
+    with engine.connect() as conn:
+        _run(conn)
+    engine.dispose()

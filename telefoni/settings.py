@@ -1,0 +1,138 @@
+"""One settings object for the whole system, read from `TELEFONI_*` environment variables."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal, Self
+from zoneinfo import ZoneInfo
+
+from pydantic import EmailStr, Field, SecretStr, computed_field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PLACEHOLDER_KEYS = {"", "changethis", "change-me", "changeme", "secret", "placeholder"}
+KEY_FILE_NAME = "dev-keys.json"
+
+
+class SettingsError(RuntimeError):
+    """The configuration cannot be used as it is."""
+
+
+class Settings(BaseSettings):
+    """Everything the system can be told about its surroundings."""
+
+    model_config = SettingsConfigDict(env_prefix="TELEFONI_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = PROJECT_ROOT / "data"
+    database_url: str = ""
+
+    timezone: str = "Europe/Stockholm"
+    municipality: str = "Hallsbergs kommun"
+
+    # Mail: with no SMTP host, mail is written as .eml files into `mail_folder`.
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_tls: bool = False
+    smtp_ssl: bool = False
+    smtp_timeout_seconds: float = 30.0
+    mail_from: EmailStr = "telefoni@hallsberg.example"
+    mail_folder: Path | None = None
+
+    ordering_function_email: EmailStr = "bestallning@hallsberg.example"
+    contact_centre_email: EmailStr = "kontaktcenter@hallsberg.example"
+
+    # Personnummer protection: base64 keys of at least 32 bytes, kept apart from the database.
+    pnr_encryption_key: SecretStr | None = None
+    pnr_lookup_key: SecretStr | None = None
+
+    prefect_ui_url: str = "http://127.0.0.1:4200"
+
+    @model_validator(mode="after")
+    def _defaults_and_secrets(self) -> Self:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'telefoni.db'}"
+        if self.mail_folder is None:
+            self.mail_folder = self.data_dir / "mail"
+        ZoneInfo(self.timezone)  # raises for an unknown zone
+        if self.environment == "production":
+            for name in ("pnr_encryption_key", "pnr_lookup_key"):
+                value: SecretStr | None = getattr(self, name)
+                if value is None or value.get_secret_value().strip().lower() in PLACEHOLDER_KEYS:
+                    raise SettingsError(
+                        f"TELEFONI_{name.upper()} must be set to a real key in production "
+                        "(generate one with `telefoni keys generate`)."
+                    )
+        return self
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def emails_enabled(self) -> bool:
+        return bool(self.smtp_host)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def personnummer_keys(self) -> tuple[bytes, bytes]:
+        """The (encryption, lookup) keys; in development a local key file is made once."""
+        if self.pnr_encryption_key is not None and self.pnr_lookup_key is not None:
+            return (
+                _decode_key(self.pnr_encryption_key, "TELEFONI_PNR_ENCRYPTION_KEY"),
+                _decode_key(self.pnr_lookup_key, "TELEFONI_PNR_LOOKUP_KEY"),
+            )
+        if self.environment == "production":  # pragma: no cover - refused by the validator
+            raise SettingsError("personnummer keys are missing")
+        return _development_keys(self.data_dir / KEY_FILE_NAME)
+
+
+def generate_key() -> str:
+    """A new random key, base64-encoded, for TELEFONI_PNR_*_KEY."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def _decode_key(value: SecretStr, name: str) -> bytes:
+    raw = value.get_secret_value().strip()
+    if raw.lower() in PLACEHOLDER_KEYS:
+        raise SettingsError(f"{name} is a placeholder; generate one with `telefoni keys generate`")
+    try:
+        key = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+    except ValueError:
+        raise SettingsError(f"{name} is not base64") from None
+    if len(key) < 32:
+        raise SettingsError(f"{name} must decode to at least 32 bytes")
+    return key
+
+
+def _development_keys(path: Path) -> tuple[bytes, bytes]:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump({"encryption": generate_key(), "lookup": generate_key()}, f)
+        log.warning(
+            "Created development personnummer keys in %s (development only; "
+            "set TELEFONI_PNR_ENCRYPTION_KEY and TELEFONI_PNR_LOOKUP_KEY in production)",
+            path,
+        )
+    stored = json.loads(path.read_text())
+    return (
+        _decode_key(SecretStr(stored["encryption"]), f"{path}: encryption"),
+        _decode_key(SecretStr(stored["lookup"]), f"{path}: lookup"),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process (cached; tests build their own `Settings`)."""
+    return Settings()

@@ -1,0 +1,96 @@
+"""Small builders for register rows in tests (fictional data only)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from models.personnummer import Personnummer, PersonnummerVault, make_personnummer
+from models.register import (
+    CostCentre,
+    Employee,
+    OrgUnit,
+    PhoneModel,
+    Subscription,
+    SubscriptionKind,
+)
+
+_seq = itertools.count(1)
+
+
+def fictional_personnummer(n: int | None = None) -> Personnummer:
+    """A valid personnummer with a birth number in the test series 980–999."""
+    n = next(_seq) if n is None else n
+    return make_personnummer(date(1960 + n % 40, 1 + n % 12, 1 + n % 28), 980 + n % 20)
+
+
+def unit_and_cost_centre(session: Session) -> tuple[OrgUnit, CostCentre]:
+    n = next(_seq)
+    unit = OrgUnit(code=f"U{n}", name=f"Enhet {n}")
+    cost_centre = CostCentre(code=f"K{n}", name=f"Kostnadsställe {n}")
+    session.add_all([unit, cost_centre])
+    session.flush()
+    return unit, cost_centre
+
+
+def employee(
+    session: Session,
+    vault: PersonnummerVault,
+    *,
+    personnummer: Personnummer | None = None,
+    **fields: Any,
+) -> Employee:
+    n = next(_seq)
+    pnr = personnummer or fictional_personnummer(n)
+    if "unit_id" not in fields:
+        unit, cost_centre = unit_and_cost_centre(session)
+        fields |= {"unit_id": unit.id, "cost_centre_id": cost_centre.id}
+    person = Employee(
+        **{
+            "employee_number": f"E{n}",
+            "first_name": "Astrid",
+            "last_name": f"Testsson{n}",
+            "email": f"astrid.testsson{n}@sjobacka.example",
+            "employment_start": date(2020, 1, 1),
+            "need_category": 2,
+            "personnummer_encrypted": vault.encrypt(pnr),
+            "personnummer_hash": vault.lookup_hash(pnr),
+            "is_samordningsnummer": pnr.is_samordningsnummer,
+            **fields,
+        }
+    )
+    session.add(person)
+    session.flush()
+    return person
+
+
+def phone_model(session: Session, **fields: Any) -> PhoneModel:
+    n = next(_seq)
+    model = PhoneModel(
+        **{
+            "name": f"Nordfon {n}",
+            "manufacturer": "Nordfon",
+            "is_standard": True,
+            "is_smartphone": True,
+            **fields,
+        }
+    )
+    session.add(model)
+    session.flush()
+    return model
+
+
+def number() -> str:
+    return f"+4670{next(_seq):07d}"
+
+
+def personal_subscription(session: Session, owner: Employee, **fields: Any) -> Subscription:
+    sub = Subscription(
+        **{"number": number(), "kind": SubscriptionKind.PERSONAL, "owner_id": owner.id, **fields}
+    )
+    session.add(sub)
+    session.flush()
+    return sub

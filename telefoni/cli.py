@@ -18,7 +18,9 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The register's database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="Keys that protect personnummer.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail (händelseloggen).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 
 
@@ -65,6 +67,65 @@ def db_revision(message: Annotated[str, typer.Option("--message", "-m")]) -> Non
     from telefoni import migrate
 
     migrate.revision(_engine(get_settings()), message)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the hash chain; exit 1 and name the first event that is not as written."""
+    from models import audit
+    from telefoni.db import session_factory
+
+    with session_factory(_engine(get_settings()))() as session:
+        verdict = audit.verify(session)
+    if verdict.intact:
+        typer.echo(f"Händelseloggen är hel: {verdict.checked} händelser kontrollerade.")
+        return
+    typer.echo(f"Händelseloggen är inte hel: händelse {verdict.bad_seq}: {verdict.problem}.")
+    typer.echo(f"({verdict.checked} händelser före den stämmer.)")
+    raise typer.Exit(1)
+
+
+@audit_app.command("show")
+def audit_show(
+    employee: Annotated[str | None, typer.Option(help="Anställningsnummer.")] = None,
+    subscription: Annotated[str | None, typer.Option(help="Telefonnummer, E.164.")] = None,
+    device: Annotated[str | None, typer.Option(help="Enhetens id eller IMEI.")] = None,
+    csv_path: Annotated[
+        Path | None, typer.Option("--csv", help="Write every field to this CSV file instead.")
+    ] = None,
+) -> None:
+    """The history of one employee, subscription or device."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from telefoni.audit_report import object_history, readable_rows, write_csv
+    from telefoni.db import session_factory
+
+    chosen = [
+        (t, v)
+        for t, v in [("employee", employee), ("subscription", subscription), ("device", device)]
+        if v is not None
+    ]
+    if len(chosen) != 1:
+        raise typer.BadParameter("ange exakt en av --employee, --subscription, --device")
+    object_type, object_id = chosen[0]
+    settings = get_settings()
+    with session_factory(_engine(settings))() as session:
+        events = object_history(session, object_type, object_id)
+    if csv_path is not None:
+        write_csv(events, csv_path)
+        typer.echo(f"{len(events)} händelser skrivna till {csv_path}")
+        return
+    if not events:
+        typer.echo(f"Inga händelser för {object_type} {object_id}.")
+        return
+    rows = readable_rows(events, settings.tz)
+    table = Table(title=f"Historik: {object_type} {object_id}")
+    for column in rows[0]:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*row.values())
+    Console().print(table)
 
 
 @keys_app.command("generate")

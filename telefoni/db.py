@@ -24,7 +24,10 @@ RULES: dict[str, tuple[str | None, str]] = {
         "§5.1.1",
         "telefontid får aldrig knytas till ett personbundet abonnemang, bara till ett gruppnummer",
     ),
-    "ck_subscription_number_e164": (None, "telefonnumret ska vara i E.164-form, t.ex. +46701234567"),
+    "ck_subscription_number_e164": (
+        None,
+        "telefonnumret ska vara i E.164-form, t.ex. +46701234567",
+    ),
     "ck_device_imei_length": (None, "ett IMEI-nummer har 15 siffror"),
     "ck_directory_entry_personal_fields": (
         "§3.1",
@@ -37,6 +40,7 @@ RULES: dict[str, tuple[str | None, str]] = {
     "uq_employee_employee_number": (None, "ett anställningsnummer får bara finnas en gång"),
     "uq_employee_personnummer_hash": (None, "en person (personnummer) får bara finnas en gång"),
     "uq_employee_user_id": (None, "ett användar-id får bara finnas en gång"),
+    "audit_append_only": (None, "händelseloggen får bara byggas på, aldrig ändras eller raderas"),
 }
 
 
@@ -56,7 +60,7 @@ class RegisterRuleViolation(IntegrityError):
 
 
 _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: (?P<cols>[\w.]+(?:, [\w.]+)*)")
-_SQLITE_CHECK = re.compile(r"CHECK constraint failed: (?P<name>\w+)")
+_SQLITE_CHECK = re.compile(r"CHECK constraint failed: (?P<name>\w+)|^(?P<raised>\w+): ")
 
 
 def constraint_name(exc: IntegrityError) -> str | None:
@@ -66,7 +70,7 @@ def constraint_name(exc: IntegrityError) -> str | None:
         return str(diag.constraint_name)
     message = str(exc.orig)
     if m := _SQLITE_CHECK.search(message):
-        return m.group("name")
+        return m.group("name") or m.group("raised")
     if m := _SQLITE_UNIQUE.search(message):
         cols = [c.split(".") for c in m.group("cols").split(", ")]
         return "uq_" + cols[0][0] + "_" + "_".join(c[1] for c in cols)

@@ -1,0 +1,74 @@
+"""The audit trail as people read it: a table in the terminal, a CSV file for an auditor."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.audit import HASHED_FIELDS, AuditEvent, history
+from models.register import Device
+
+CSV_COLUMNS = (*HASHED_FIELDS, "hash")
+OBJECT_TYPES = {"employee": "anställd", "subscription": "abonnemang", "device": "enhet"}
+
+
+def resolve_device(session: Session, id_or_imei: str) -> str:
+    """A device is audited by its register id; accept an IMEI too."""
+    found = session.scalar(select(Device.id).where(Device.imei == id_or_imei))
+    return str(found) if found is not None else id_or_imei
+
+
+def changes(before: str | None, after: str | None) -> str:
+    """'field: old → new' for every field that differs."""
+    old = json.loads(before) if before else {}
+    new = json.loads(after) if after else {}
+    parts = []
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key):
+            parts.append(f"{key}: {old.get(key, '–')} → {new.get(key, '–')}")
+    return "; ".join(parts)
+
+
+def readable_rows(events: Sequence[AuditEvent], tz: ZoneInfo) -> list[dict[str, str]]:
+    return [
+        {
+            "Nr": str(e.seq),
+            "Tid": e.occurred_at.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S"),
+            "Vem": f"{e.actor_type}:{e.actor_id}",
+            "Händelse": e.action,
+            "Regel": e.rule or "",
+            "Orsak": e.reason or "",
+            "Ändringar": changes(e.before, e.after),
+        }
+        for e in events
+    ]
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    # A cell starting like a formula is text to an auditor, never something Excel runs.
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def write_csv(events: Sequence[AuditEvent], path: Path) -> None:
+    """All fields, hashes included, as `;`-separated UTF-8 with BOM (opens in Swedish Excel)."""
+    with path.open("w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.writer(f, delimiter=";")
+        writer.writerow(CSV_COLUMNS)
+        for e in events:
+            writer.writerow(
+                _cell(getattr(e, c).isoformat() if c == "occurred_at" else getattr(e, c))
+                for c in CSV_COLUMNS
+            )
+
+
+def object_history(session: Session, object_type: str, object_id: str) -> list[AuditEvent]:
+    if object_type == "device":
+        object_id = resolve_device(session, object_id)
+    return history(session, object_type=object_type, object_id=object_id)

@@ -1,0 +1,213 @@
+"""The audit trail: append-only in the database, and any single tampered event is named."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy.orm import Session
+
+from models import audit
+from models.audit import Actor, AuditEvent, AuditRecord, event_hash
+from telefoni import migrate
+from telefoni.db import RegisterRuleViolation
+from tests.conftest import ENGINES
+
+TRAIL = 1000
+
+
+def records(n: int, *, start: int = 1) -> list[AuditRecord]:
+    return [
+        AuditRecord(
+            actor=Actor.person(f"E{i % 17}"),
+            action="subscription.updated",
+            object_type="subscription",
+            object_id=f"+4670{i:07d}",
+            before={"status": "ordered"},
+            after={"status": "active"},
+            reason=f"händelse {i}",
+            rule="§4.2.3",
+        )
+        for i in range(start, start + n)
+    ]
+
+
+def bypass_triggers(conn: Connection) -> None:
+    """What an attacker with DBA rights does first."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("ALTER TABLE audit_event DISABLE TRIGGER USER")
+    else:
+        conn.exec_driver_sql("DROP TRIGGER audit_event_no_update")
+        conn.exec_driver_sql("DROP TRIGGER audit_event_no_delete")
+
+
+def _row(conn: Connection, seq: int) -> dict[str, Any]:
+    columns = AuditEvent.__table__.c
+    return dict(conn.execute(select(columns).where(columns.seq == seq)).one()._mapping)
+
+
+def tamper_edit(conn: Connection, k: int) -> int:
+    conn.execute(text("UPDATE audit_event SET reason = 'tyst ändrad' WHERE seq = :k"), {"k": k})
+    return k
+
+
+def tamper_delete(conn: Connection, k: int) -> int:
+    conn.execute(text("DELETE FROM audit_event WHERE seq = :k"), {"k": k})
+    return k
+
+
+def tamper_reorder(conn: Connection, k: int) -> int:
+    a, b = (k, k + 1) if k < TRAIL else (k - 1, k)
+    conn.execute(text("UPDATE audit_event SET seq = -1 WHERE seq = :a"), {"a": a})
+    conn.execute(text("UPDATE audit_event SET seq = :a WHERE seq = :b"), {"a": a, "b": b})
+    conn.execute(text("UPDATE audit_event SET seq = :b WHERE seq = -1"), {"b": b})
+    return a
+
+
+def tamper_insert(conn: Connection, k: int) -> int:
+    """Slip a well-formed, correctly hashed event in at position k, shifting the rest."""
+    conn.execute(text("UPDATE audit_event SET seq = -(seq + 1) WHERE seq >= :k"), {"k": k})
+    conn.execute(text("UPDATE audit_event SET seq = -seq WHERE seq < 0"))
+    forged = _row(conn, k + 1) | {
+        "seq": k,
+        "reason": "infogad i efterhand",
+        "prev_hash": "f" * 64,  # the real predecessor's hash is taken (unique): forge one
+    }
+    forged["hash"] = event_hash(forged)
+    conn.execute(AuditEvent.__table__.insert(), forged)
+    return k
+
+
+def tamper_append(conn: Connection, k: int) -> int:
+    """Add a perfectly chained event after the end, behind the head's back."""
+    last = _row(conn, TRAIL)
+    forged = last | {"seq": TRAIL + 1, "prev_hash": last["hash"], "reason": "i efterhand"}
+    forged["hash"] = event_hash(forged)
+    conn.execute(AuditEvent.__table__.insert(), forged)
+    return TRAIL + 1
+
+
+TAMPERS = {
+    "edit": tamper_edit,
+    "delete": tamper_delete,
+    "reorder": tamper_reorder,
+    "insert": tamper_insert,
+}
+
+
+@pytest.fixture
+def trail(session: Session) -> Iterator[Session]:
+    audit.record_many(session, records(TRAIL))
+    session.flush()
+    yield session
+
+
+def test_intact_trail_verifies(trail: Session) -> None:
+    verdict = audit.verify(trail)
+    assert verdict.intact, verdict
+    assert verdict.checked == TRAIL
+
+
+def test_chain_continues_across_appends(trail: Session) -> None:
+    seqs = audit.record_many(trail, records(3, start=TRAIL + 1))
+    assert seqs == [TRAIL + 1, TRAIL + 2, TRAIL + 3]
+    assert audit.verify(trail).checked == TRAIL + 3
+
+
+@pytest.mark.parametrize("position", [1, 2, 500, TRAIL - 1, TRAIL])
+@pytest.mark.parametrize("how", list(TAMPERS))
+def test_any_single_tampered_event_is_named(trail: Session, how: str, position: int) -> None:
+    conn = trail.connection()
+    bypass_triggers(conn)
+    expected = TAMPERS[how](conn, position)
+    verdict = audit.verify(trail)
+    assert not verdict.intact
+    assert verdict.bad_seq == expected, verdict
+    assert verdict.problem
+
+
+def test_appending_behind_the_heads_back_is_named(trail: Session) -> None:
+    conn = trail.connection()
+    bypass_triggers(conn)
+    expected = tamper_append(conn, TRAIL)
+    verdict = audit.verify(trail)
+    assert verdict.bad_seq == expected == TRAIL + 1
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_event SET reason = 'x' WHERE seq = 1",
+        "DELETE FROM audit_event WHERE seq = 1",
+        "DELETE FROM audit_head",
+    ],
+)
+def test_database_refuses_update_and_delete(trail: Session, statement: str) -> None:
+    with pytest.raises(RegisterRuleViolation) as info, trail.begin_nested():
+        trail.execute(text(statement))
+    assert info.value.constraint == "audit_append_only"
+    assert "händelseloggen" in str(info.value)
+
+
+def test_before_and_after_are_masked(session: Session) -> None:
+    seq = audit.record(
+        session,
+        actor=Actor.system("test"),
+        action="employee.updated",
+        object_type="employee",
+        object_id="E1",
+        before={"personnummer": "19850709-9821", "note": "pnr 850709-9821 i fritext"},
+        after={"nested": [{"id": "198507099821"}]},
+        reason="rättad 19850709-9821",
+    )
+    row = session.execute(text("SELECT * FROM audit_event WHERE seq = :s"), {"s": seq}).one()
+    stored = " ".join(str(v) for v in row)
+    assert "9821" not in stored
+    assert "850709-****" in stored
+
+
+# --- the CLI, on a committed trail in a database of its own -----------------------------------
+
+
+def verify_cli(engine: Engine) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "TELEFONI_DATABASE_URL": engine.url.render_as_string(hide_password=False),
+        "TELEFONI_ENVIRONMENT": "test",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "telefoni.cli", "audit", "verify"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("kind", ENGINES)
+@pytest.mark.parametrize("how", [*TAMPERS, "none"])
+def test_audit_verify_command(
+    kind: str, how: str, make_empty_database: Callable[[str], AbstractContextManager[Engine]]
+) -> None:
+    with make_empty_database(kind) as engine:
+        migrate.upgrade(engine)
+        with Session(engine) as session, session.begin():
+            audit.record_many(session, records(TRAIL))
+        if how == "none":
+            result = verify_cli(engine)
+            assert result.returncode == 0, result.stdout + result.stderr
+            assert f"{TRAIL} händelser kontrollerade" in result.stdout
+            return
+        with engine.begin() as conn:
+            bypass_triggers(conn)
+            bad = TAMPERS[how](conn, 437)
+        result = verify_cli(engine)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert f"händelse {bad}:" in result.stdout

@@ -107,7 +107,9 @@ def _load_demo_if_empty(settings: Settings, employees: int) -> None:
         if session.scalar(select(func.count()).select_from(Employee)):
             log.info("Registret har redan data; demodata laddas inte om.")
             return
-        counts = demo.load(session, demo.generate(employees=employees), vault=demo.vault_from(settings))
+        counts = demo.load(
+            session, demo.generate(employees=employees), vault=demo.vault_from(settings)
+        )
     engine.dispose()
     log.info("Demokommunen laddad: %s", ", ".join(f"{n} {k}" for k, n in counts.items()))
 

@@ -83,7 +83,9 @@ def make_empty_database(
 
 
 @pytest.fixture(scope="session", params=ENGINES)
-def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
     """A migrated database per engine, shared by the session's tests."""
     with empty_database(request.param, tmp_path_factory.mktemp("db")) as eng:
         migrate.upgrade(eng)

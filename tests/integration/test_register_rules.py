@@ -77,7 +77,9 @@ def test_imei_has_fifteen_digits(session: Session) -> None:
         pytest.param(SubscriptionKind.PERSONAL, False, None, id="personal-without-owner"),
         pytest.param(SubscriptionKind.PERSONAL, True, "Reception", id="personal-with-designation"),
         pytest.param(SubscriptionKind.NON_PERSONAL, False, None, id="non-personal-no-designation"),
-        pytest.param(SubscriptionKind.NON_PERSONAL, True, "Reception", id="non-personal-with-owner"),
+        pytest.param(
+            SubscriptionKind.NON_PERSONAL, True, "Reception", id="non-personal-with-owner"
+        ),
     ],
 )
 def test_personal_has_owner_and_non_personal_has_designation(

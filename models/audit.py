@@ -24,11 +24,12 @@ from sqlalchemy import BigInteger, CheckConstraint, Index, String, Text, insert,
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
+from models.personnummer import InvalidPersonnummer, parse_personnummer
 
 GENESIS_HASH = "0" * 64
 MASK = "****"
 
-# 10 or 12 digits with an optional -/+ separator: looks like a personnummer, whatever it is.
+# 10 or 12 digits with an optional -/+ separator: the shape of a personnummer.
 _PNR_LIKE = re.compile(r"(?<!\d)(\d{2})?(\d{6})([-+]?)(\d{4})(?!\d)")
 _SENSITIVE_KEYS = ("personnummer", "pnr", "personal_identity")
 
@@ -109,8 +110,16 @@ class AuditHead(Base):
 
 
 def mask_personnummer(text: str) -> str:
-    """Replace anything shaped like a personnummer with its masked form (date kept)."""
-    return _PNR_LIKE.sub(lambda m: f"{m.group(1) or ''}{m.group(2)}-{MASK}", text)
+    """Replace every valid personnummer in `text` with its masked form (date part kept)."""
+
+    def _mask(m: re.Match[str]) -> str:
+        try:
+            parse_personnummer(m.group(0))
+        except InvalidPersonnummer:
+            return m.group(0)  # a phone number or an id that merely looks alike
+        return f"{m.group(1) or ''}{m.group(2)}-{MASK}"
+
+    return _PNR_LIKE.sub(_mask, text)
 
 
 def masked(value: Any) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
     event.listen(engine, "handle_error", _translate, retval=True)
     return engine
+
+
+@lru_cache(maxsize=4)
+def get_engine(url: str) -> Engine:
+    """One engine per database URL in this process (tasks share it)."""
+    return make_engine(url)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

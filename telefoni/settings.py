@@ -9,11 +9,14 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 from zoneinfo import ZoneInfo
 
-from pydantic import EmailStr, SecretStr, computed_field, model_validator
+from pydantic import EmailStr, Field, SecretStr, computed_field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from models.outbox import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,13 @@ class Settings(BaseSettings):
 
     prefect_ui_url: str = "http://127.0.0.1:4200"
 
+    # The relay: temporary refusals (4xx) wait, growing, for about a day before a dead letter.
+    relay_max_attempts: int = Field(12, ge=1)
+    relay_backoff_seconds: float = Field(300.0, ge=0)
+    relay_backoff_factor: float = Field(2.0, ge=1)
+    relay_backoff_max_seconds: float = Field(4 * 3600.0, ge=0)
+    relay_jitter: float = Field(0.2, ge=0, le=1)
+
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> Self:
         if not self.database_url:
@@ -83,6 +93,21 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def relay_policy(self) -> RetryPolicy:
+        from models.outbox import RetryPolicy
+
+        return RetryPolicy(
+            max_attempts=self.relay_max_attempts,
+            base_seconds=self.relay_backoff_seconds,
+            factor=self.relay_backoff_factor,
+            max_seconds=self.relay_backoff_max_seconds,
+            jitter=self.relay_jitter,
+        )
+
+    @property
+    def mail_domain(self) -> str:
+        return str(self.mail_from).rsplit("@", 1)[1]
 
     def personnummer_keys(self) -> tuple[bytes, bytes]:
         """The (encryption, lookup) keys; in development a local key file is made once."""

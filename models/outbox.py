@@ -1,0 +1,194 @@
+"""The notification outbox: every e-mail is a row written in the same transaction as its cause.
+
+A notice is identified by (template, business key): queueing it twice gives the first row
+back, so a retried or re-run flow never mails twice. Its Message-ID is derived from that
+identity and fixed, so a copy the relay had to send again is recognisable as the same mail.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from sqlalchemy import (
+    Enum,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    select,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from models.audit import mask_personnummer
+from models.base import Base, UTCDateTime, created_ts, intpk, utcnow
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+MESSAGE_ID_NAMESPACE = uuid.UUID("6f1c3a52-3f7e-4c55-9d1e-0b7a3c2e9a41")
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"  # gave up: a permanent refusal, or too many attempts
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        UniqueConstraint("template", "business_key"),
+        Index("ix_outbox_message_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[intpk]
+    template: Mapped[str] = mapped_column(String(100))
+    business_key: Mapped[str] = mapped_column(String(200))
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[OutboxStatus] = mapped_column(
+        Enum(
+            OutboxStatus,
+            name="outbox_status",
+            native_enum=False,
+            create_constraint=True,
+            length=20,
+            values_callable=lambda e: [m.value for m in e],
+        ),
+        default=OutboxStatus.PENDING,
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[created_ts]
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    attachments: Mapped[list[OutboxAttachment]] = relationship(
+        back_populates="message", order_by="OutboxAttachment.id", lazy="selectin"
+    )
+
+
+class OutboxAttachment(Base):
+    __tablename__ = "outbox_attachment"
+
+    id: Mapped[intpk]
+    message_id: Mapped[int] = mapped_column(ForeignKey("outbox_message.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+    message: Mapped[OutboxMessage] = relationship(back_populates="attachments")
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    filename: str
+    content_type: str
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    subject: str
+    text: str
+    html: str
+
+
+class PersonnummerInMail(ValueError):
+    """A rendered e-mail would contain a personnummer; it is never queued."""
+
+
+_env = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
+    undefined=jinja2.StrictUndefined,  # a missing value is a bug, not an empty line
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+
+
+def render(template: str, context: Mapping[str, Any]) -> Rendered:
+    """Subject, plain text and HTML of a notice, from `templates/<template>.{subject,txt,html}`."""
+    parts = [
+        _env.get_template(f"{template}.{kind}.j2").render(**context)
+        for kind in ("subject", "txt", "html")
+    ]
+    for part in parts:
+        if mask_personnummer(part) != part:
+            raise PersonnummerInMail(f"mallen {template} skulle visa ett personnummer")
+    subject, text, html = parts
+    return Rendered(subject=" ".join(subject.split()), text=text, html=html)
+
+
+def message_id(template: str, business_key: str, domain: str) -> str:
+    identity = uuid.uuid5(MESSAGE_ID_NAMESPACE, template + "\0" + business_key)
+    return f"<{identity}@{domain}>"
+
+
+def enqueue(
+    session: Session,
+    *,
+    template: str,
+    business_key: str,
+    recipient: str,
+    context: Mapping[str, Any],
+    sender_domain: str,
+    attachments: Sequence[Attachment] = (),
+) -> OutboxMessage:
+    """Queue a notice in the caller's transaction; the same (template, key) twice is one mail."""
+    existing = session.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.template == template, OutboxMessage.business_key == business_key
+        )
+    )
+    if existing is not None:
+        return existing
+    content = render(template, context)
+    message = OutboxMessage(
+        template=template,
+        business_key=business_key,
+        recipient=recipient,
+        subject=content.subject,
+        body_text=content.text,
+        body_html=content.html,
+        message_id=message_id(template, business_key, sender_domain),
+        attachments=[
+            OutboxAttachment(filename=a.filename, content_type=a.content_type, content=a.content)
+            for a in attachments
+        ],
+    )
+    session.add(message)
+    session.flush()
+    return message
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """When to try a message again after a temporary refusal (RFC 5321 §4.5.4.1 spirit)."""
+
+    max_attempts: int = 12
+    base_seconds: float = 300.0
+    factor: float = 2.0
+    max_seconds: float = 4 * 3600.0
+    jitter: float = 0.2  # ± share of the delay
+
+    def delay(self, attempts: int, rng: random.Random | None = None) -> timedelta:
+        """The wait after the `attempts`-th failed attempt."""
+        base = min(self.base_seconds * self.factor ** max(attempts - 1, 0), self.max_seconds)
+        spread = base * self.jitter * (2 * (rng or random).random() - 1)
+        return timedelta(seconds=max(base + spread, 0.0))
+
+    def gives_up(self, attempts: int) -> bool:
+        return attempts >= self.max_attempts

@@ -14,27 +14,40 @@ from telefoni.settings import Settings, generate_key, get_settings
 app = typer.Typer(
     help="Telefoni: the municipality's telephony lifecycle, run as Prefect flows.",
     no_args_is_help=True,
+    pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,  # locals can hold personal data
 )
 db_app = typer.Typer(help="The register's database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="Keys that protect personnummer.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit trail (händelseloggen).", no_args_is_help=True)
+mail_app = typer.Typer(help="The e-mail outbox (utkorgen).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(mail_app, name="mail")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
 
 
-def _engine(settings: Settings) -> Engine:
+def _engine(settings: Settings, *, migrated: bool = True) -> Engine:
+    """The register's engine; by default refuse a schema that is not up to date."""
+    from telefoni import migrate
     from telefoni.db import make_engine
 
-    return make_engine(settings.database_url)
+    engine = make_engine(settings.database_url)
+    if migrated and migrate.current_revision(engine) != migrate.head_revision():
+        typer.echo(
+            f"Databasens schema är inte uppdaterat ({engine.url.render_as_string()}): "
+            "kör `telefoni db upgrade` först.",
+            err=True,
+        )
+        raise typer.Exit(2)
+    return engine
 
 
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(message)s"
-    )
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    for ours in ("telefoni", "models", "tasks", "flows"):
+        logging.getLogger(ours).setLevel(logging.DEBUG if verbose else logging.INFO)
 
 
 @db_app.command("upgrade")
@@ -43,7 +56,7 @@ def db_upgrade(revision: str = "head") -> None:
     from telefoni import migrate
 
     settings = get_settings()
-    engine = _engine(settings)
+    engine = _engine(settings, migrated=False)
     migrate.upgrade(engine, revision)
     typer.echo(f"Schema up to date ({revision}) on {engine.url.render_as_string()}")
 
@@ -53,7 +66,7 @@ def db_check() -> None:
     """Exit non-zero if the database schema differs from the models."""
     from telefoni import migrate
 
-    differences = migrate.drift(_engine(get_settings()))
+    differences = migrate.drift(_engine(get_settings(), migrated=False))
     for diff in differences:
         typer.echo(repr(diff))
     if differences:
@@ -66,7 +79,7 @@ def db_revision(message: Annotated[str, typer.Option("--message", "-m")]) -> Non
     """Write a new migration from what the models add to the current schema."""
     from telefoni import migrate
 
-    migrate.revision(_engine(get_settings()), message)
+    migrate.revision(_engine(get_settings(), migrated=False), message)
 
 
 @audit_app.command("verify")
@@ -128,6 +141,58 @@ def audit_show(
     Console().print(table)
 
 
+@mail_app.command("send")
+def mail_send(batch_size: Annotated[int, typer.Option(min=1)] = 500) -> None:
+    """Send what the outbox holds now (what the notification-relay flow does every minute)."""
+    from tasks.mail import MailServerUnavailable, transport_from
+    from tasks.outbox import relay_outbox
+
+    settings = get_settings()
+    try:
+        report = relay_outbox(
+            _engine(settings),
+            transport_from(settings),
+            policy=settings.relay_policy(),
+            batch_size=batch_size,
+        )
+    except MailServerUnavailable as exc:
+        typer.echo(f"E-postservern gick inte att nå: {exc}. Inget har gått förlorat.", err=True)
+        raise typer.Exit(1) from None
+    if report.skipped:
+        typer.echo("Ett annat utskick pågår redan.")
+        return
+    typer.echo(
+        f"Skickade {report.sent}, försöker igen senare {report.retry_later}, "
+        f"döda brev {report.dead}, kvar i utkorgen {report.still_pending}."
+    )
+
+
+@mail_app.command("status")
+def mail_status() -> None:
+    """How many mails wait, went out and died; the dead letters with their reasons."""
+    from sqlalchemy import func, select
+
+    from models.outbox import OutboxMessage, OutboxStatus
+    from telefoni.db import session_factory
+
+    with session_factory(_engine(get_settings()))() as session:
+        counts = dict(
+            session.execute(
+                select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+            ).tuples().all()
+        )
+        dead = session.execute(
+            select(OutboxMessage.recipient, OutboxMessage.subject, OutboxMessage.last_error)
+            .where(OutboxMessage.status == OutboxStatus.DEAD)
+            .order_by(OutboxMessage.id)
+        ).all()
+    names = {"pending": "väntar", "sent": "skickade", "dead": "döda brev"}
+    for status in OutboxStatus:
+        typer.echo(f"{names[status.value]}: {counts.get(status, 0)}")
+    for recipient, subject, error in dead:
+        typer.echo(f"  {recipient} – {subject}: {error}")
+
+
 @keys_app.command("generate")
 def keys_generate() -> None:
     """Print two new keys for TELEFONI_PNR_ENCRYPTION_KEY and TELEFONI_PNR_LOOKUP_KEY."""
@@ -151,7 +216,7 @@ def demo(
     from telefoni.db import session_factory
 
     settings = get_settings()
-    engine = _engine(settings)
+    engine = _engine(settings, migrated=False)
     migrate.upgrade(engine)
     started = time.perf_counter()
     town = demo_data.generate(employees=employees, seed=seed)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -22,6 +23,10 @@ from sqlalchemy.orm import Session
 from models.personnummer import PersonnummerVault
 from telefoni import migrate
 from telefoni.db import make_engine
+
+# Prefect keeps transaction records and results under PREFECT_HOME: never share the user's.
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="telefoni-tests-prefect-")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 POSTGRES_URL = os.environ.get(
     "TELEFONI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -1,0 +1,44 @@
+"""Flow tests run against one real Prefect server (the test harness) for the whole session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+from sqlalchemy import Engine
+
+from telefoni import migrate
+from telefoni.settings import get_settings
+from tests.conftest import ENGINES
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prefect_server() -> Iterator[None]:
+    with prefect_test_harness(server_startup_timeout=90):
+        yield
+
+
+@pytest.fixture(params=ENGINES)
+def flow_db(
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    make_empty_database: Callable[[str], AbstractContextManager[Engine]],
+) -> Iterator[Engine]:
+    """A fresh, migrated register that the flows under test use, as a deployment would:
+    through the TELEFONI_* environment. Mail goes to a folder of .eml files in tmp_path."""
+    with make_empty_database(request.param) as engine:
+        migrate.upgrade(engine)
+        monkeypatch.setenv("TELEFONI_ENVIRONMENT", "test")
+        monkeypatch.setenv("TELEFONI_DATA_DIR", str(tmp_path))
+        monkeypatch.setenv(
+            "TELEFONI_DATABASE_URL", engine.url.render_as_string(hide_password=False)
+        )
+        get_settings.cache_clear()
+        try:
+            yield engine
+        finally:
+            get_settings.cache_clear()

@@ -136,7 +136,7 @@ def run_system(settings: Settings, *, demo_employees: int) -> int:
         _wait_for_server(server)
         deployments = load_deployments()
         log.info(
-            "Klart: öppna http://%s:%s — %d deployments körs härifrån. Stoppa med Ctrl-C.",
+            "Klart: öppna http://%s:%s (deployments som körs härifrån: %d). Stoppa med Ctrl-C.",
             HOST,
             PORT,
             len(deployments),

@@ -213,6 +213,7 @@ class Verdict:
     checked: int
     bad_seq: int | None = None
     problem: str | None = None
+    last_hash: str | None = None  # the end of an intact chain: worth keeping elsewhere
 
     @property
     def intact(self) -> bool:
@@ -247,7 +248,7 @@ def check_chain(
         return Verdict(checked, head_seq + 1, "händelsen står efter kedjans registrerade slut")
     if prev_hash != head_hash:
         return Verdict(checked, head_seq, "kedjans slut stämmer inte med registrerat slut")
-    return Verdict(checked)
+    return Verdict(checked, last_hash=prev_hash)
 
 
 # --- database parts (the caller owns the transaction) -----------------------------------------

@@ -92,6 +92,7 @@ def audit_verify() -> None:
         verdict = audit.verify(session)
     if verdict.intact:
         typer.echo(f"Händelseloggen är hel: {verdict.checked} händelser kontrollerade.")
+        typer.echo(f"Senaste hash: {verdict.last_hash}")
         return
     typer.echo(f"Händelseloggen är inte hel: händelse {verdict.bad_seq}: {verdict.problem}.")
     typer.echo(f"({verdict.checked} händelser före den stämmer.)")

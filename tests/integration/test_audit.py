@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import random
 import subprocess
+import threading
 import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -211,3 +214,34 @@ def test_audit_verify_command(
         result = verify_cli(engine)
         assert result.returncode == 1, result.stdout + result.stderr
         assert f"händelse {bad}:" in result.stdout
+
+
+@pytest.mark.parametrize("kind", ENGINES)
+def test_concurrent_writers_leave_one_linear_chain(
+    kind: str, make_empty_database: Callable[[str], AbstractContextManager[Engine]]
+) -> None:
+    """8 writers × 500 events, in transactions of 1–20 events, all at once."""
+    writers, per_writer = 8, 500
+    with make_empty_database(kind) as engine:
+        migrate.upgrade(engine)
+        start = threading.Barrier(writers)
+
+        def write(w: int) -> None:
+            rng = random.Random(w)
+            start.wait()
+            done = 0
+            while done < per_writer:
+                n = min(rng.randint(1, 20), per_writer - done)
+                with Session(engine) as session, session.begin():
+                    audit.record_many(session, records(n, start=w * per_writer + done))
+                done += n
+
+        with ThreadPoolExecutor(writers) as pool:
+            list(pool.map(write, range(writers)))
+
+        with Session(engine) as session:
+            verdict = audit.verify(session)
+            assert verdict.intact, verdict
+            assert verdict.checked == writers * per_writer
+            reasons = session.scalars(select(AuditEvent.reason)).all()
+        assert sorted(reasons) == sorted(f"händelse {i}" for i in range(writers * per_writer))

@@ -289,9 +289,8 @@ def verify(session: Session, *, batch: int = 5000) -> Verdict:
     result = session.execute(
         select(*columns).order_by(AuditEvent.seq).execution_options(yield_per=batch)
     )
-    return check_chain(
-        (row._mapping for row in result), head_seq=head_seq, head_hash=head_hash
-    )
+    rows: Iterable[Mapping[str, Any]] = (dict(row._mapping) for row in result)
+    return check_chain(rows, head_seq=head_seq, head_hash=head_hash)
 
 
 def history(session: Session, *, object_type: str, object_id: str) -> list[AuditEvent]:

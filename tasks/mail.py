@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-import emails
-from emails.backend.smtp import SMTPBackend
+from emails.backend.smtp.backend import SMTPBackend
 from emails.backend.smtp.exceptions import SMTPConnectNetworkError
+from emails.message import Message
 
 from telefoni.settings import Settings
 
@@ -53,8 +53,8 @@ class MailTransport(Protocol):
     def connect(self) -> AbstractContextManager[MailConnection]: ...
 
 
-def build_message(mail: OutgoingMail, sender: str, sender_name: str) -> emails.Message:
-    message = emails.Message(
+def build_message(mail: OutgoingMail, sender: str, sender_name: str) -> Message:
+    message = Message(
         subject=mail.subject,
         text=mail.text,
         html=mail.html,

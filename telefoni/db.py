@@ -51,6 +51,8 @@ class RegisterRuleViolation(IntegrityError):
     def __init__(self, original: IntegrityError, constraint: str | None) -> None:
         super().__init__(None, None, original.orig, hide_parameters=True)  # type: ignore[arg-type]
         self.constraint = constraint
+        self.rule: str | None
+        self.explanation: str | None
         self.rule, self.explanation = RULES.get(constraint or "", (None, None))
 
     def __str__(self) -> str:

@@ -52,8 +52,8 @@ def load_deployments(path: Path = PROJECT_ROOT / "prefect.yaml") -> list[Any]:
     spec = yaml.safe_load(path.read_text()) or {}
     deployments = []
     for item in spec.get("deployments") or []:
-        flow = load_flow_from_entrypoint(str(PROJECT_ROOT / item["entrypoint"]))
-        schedules = []
+        flow: Any = load_flow_from_entrypoint(str(PROJECT_ROOT / item["entrypoint"]))
+        schedules: list[CronSchedule | IntervalSchedule] = []
         for s in item.get("schedules") or []:
             if "cron" in s:
                 schedules.append(CronSchedule(cron=s["cron"], timezone=s.get("timezone")))

@@ -7,7 +7,11 @@ import email.policy
 from pathlib import Path
 
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    ArtifactFilterKey,
+)
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -37,7 +41,8 @@ def queue(engine: Engine, n: int) -> None:
 def test_relay_flow_sends_the_outbox_and_reports(flow_db: Engine) -> None:
     queue(flow_db, 3)
 
-    report = notification_relay(batch_size=2)
+    state = notification_relay(batch_size=2, return_state=True)
+    report = state.result()
 
     assert (report.sent, report.dead, report.still_pending) == (3, 0, 0)
     folder = get_settings().mail_folder
@@ -56,10 +61,13 @@ def test_relay_flow_sends_the_outbox_and_reports(flow_db: Engine) -> None:
 
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["notification-relay"])),
-            limit=1,
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=["notification-relay"]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]),
+            )
         )
-    assert artifacts and "| skickade | 3 |" in str(artifacts[-1].data)
+    assert len(artifacts) == 1
+    assert "| skickade | 3 |" in str(artifacts[0].data)
 
     again = notification_relay(batch_size=2)  # nothing left: nothing sent twice
     assert again.sent == 0

@@ -58,7 +58,7 @@ def db_upgrade(revision: str = "head") -> None:
     settings = get_settings()
     engine = _engine(settings, migrated=False)
     migrate.upgrade(engine, revision)
-    typer.echo(f"Schema up to date ({revision}) on {engine.url.render_as_string()}")
+    typer.echo(f"Schemat är uppdaterat ({revision}) i {engine.url.render_as_string()}")
 
 
 @db_app.command("check")
@@ -71,7 +71,7 @@ def db_check() -> None:
         typer.echo(repr(diff))
     if differences:
         raise typer.Exit(1)
-    typer.echo("No drift: the schema matches the models.")
+    typer.echo("Schemat stämmer med modellerna.")
 
 
 @db_app.command("revision")
@@ -220,16 +220,20 @@ def demo(
     engine = _engine(settings, migrated=False)
     migrate.upgrade(engine)
     started = time.perf_counter()
-    town = demo_data.generate(employees=employees, seed=seed)
-    with session_factory(engine).begin() as session:
-        counts = demo_data.load(session, town, vault=demo_data.vault_from(settings))
+    try:
+        town = demo_data.generate(employees=employees, seed=seed)
+        with session_factory(engine).begin() as session:
+            counts = demo_data.load(session, town, vault=demo_data.vault_from(settings))
+    except demo_data.DemoError as exc:
+        typer.echo(f"Demodata laddades inte: {exc}", err=True)
+        raise typer.Exit(1) from None
     if hr_export is not None:
         demo_data.write_hr_export(town, hr_export)
     elapsed = time.perf_counter() - started
     summary = ", ".join(f"{n} {what}" for what, n in counts.items())
-    typer.echo(f"Demo register loaded in {elapsed:.1f} s: {summary}")
+    typer.echo(f"Demokommunen laddad på {elapsed:.1f} s: {summary}")
     if hr_export is not None:
-        typer.echo(f"HR export written to {hr_export}")
+        typer.echo(f"HR-exporten skriven till {hr_export}")
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""`telefoni db upgrade` from an empty database gives exactly the models' schema, on both engines."""
+"""`telefoni db upgrade` from empty gives exactly the models' schema, on both engines."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_upgrade_from_empty_has_no_drift(
 
         result = telefoni("db", "upgrade", database_url=url)
         assert result.returncode == 0, result.stderr
-        assert "Schema up to date" in result.stdout
+        assert "Schemat är uppdaterat" in result.stdout
 
         tables = set(inspect(engine).get_table_names())
         assert {"employee", "subscription", "device", "directory_entry"} <= tables

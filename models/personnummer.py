@@ -15,12 +15,15 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Final, Literal, NoReturn
+from typing import TYPE_CHECKING, Final, Literal, NoReturn
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "TEST_BIRTH_NUMBERS",
@@ -32,6 +35,7 @@ __all__ = [
     "luhn_check_digit",
     "make_personnummer",
     "parse_personnummer",
+    "validate_personnummer_series",
 ]
 
 Reason = Literal["empty", "format", "date", "checksum", "future"]
@@ -223,6 +227,136 @@ def parse_personnummer(value: str, *, today: date | None = None) -> Personnummer
     if (year, month, day) > (today.year, today.month, today.day):
         _fail("future")
     return pnr
+
+
+def validate_personnummer_series(values: pd.Series, *, today: date) -> tuple[pd.Series, pd.Series]:
+    """Vectorised :func:`parse_personnummer` over a whole column.
+
+    Returns ``(digits, reason)``, both ``string`` Series on ``values.index``: the 12 digits
+    YYYYMMDDNNNC (as :attr:`Personnummer.digits`) or ``<NA>``, and the reason
+    (empty/format/date/checksum/future, as :class:`InvalidPersonnummer`) or ``<NA>``. Accepts
+    and rejects exactly what :func:`parse_personnummer` does with the same ``today``; a value
+    that is not a string (None, NaN, a number) is "format", as it is there.
+    """
+    import numpy as np
+    import pandas as pd
+
+    n = len(values)
+    index = values.index
+    digits_out = np.full(n, None, dtype=object)
+    reason_out = np.full(n, None, dtype=object)
+    objects = values.to_numpy(dtype=object)
+    if isinstance(values.dtype, pd.StringDtype):
+        is_str = values.notna().to_numpy(dtype=bool)
+    elif pd.api.types.infer_dtype(values, skipna=False) == "string":
+        is_str = np.ones(n, dtype=bool)
+    else:  # mixed input (None, numbers): per-element type check, never taken for text columns
+        is_str = np.fromiter(map(isinstance, objects, [str] * n), dtype=bool, count=n)
+    if not is_str.all():
+        objects = np.where(is_str, objects, "")
+    # str.strip and len through map(): the same per-element C calls pandas' .str makes, without
+    # its per-element Python wrapper (three times faster on a million rows).
+    stripped = np.fromiter(map(str.strip, objects), dtype=object, count=n)
+    length = np.fromiter(map(len, stripped), dtype=np.int64, count=n)
+    reason_out[~is_str] = "format"
+    reason_out[is_str & (length == 0)] = "empty"
+    reason_out[is_str & (length > 0)] = "format"  # until a layout below matches
+    where = np.flatnonzero(is_str & (length >= 10) & (length <= _MAX_INPUT_LEN))
+    if len(where):
+        reason_part, digits_part = _check_candidates(stripped[where], length[where], today)
+        reason_out[where] = reason_part
+        digits_out[where] = digits_part
+    return (
+        pd.Series(digits_out, index=index, dtype="string"),
+        pd.Series(reason_out, index=index, dtype="string"),
+    )
+
+
+# Where YYMMDD, the separator and NNNC sit, by length of the matched text.
+_LAYOUTS: Final = {10: (0, None, 6), 11: (0, 6, 7), 12: (2, None, 8), 13: (2, 8, 9)}
+_REASON_CODES: Final[tuple[Reason | None, ...]] = (None, "format", "date", "checksum", "future")
+
+
+def _check_candidates(texts: object, length: object, today: date) -> tuple[object, object]:
+    """Reasons and digits for stripped texts of 10–13 characters (numpy, no loop over rows).
+
+    The layout checks are :data:`_INPUT` spelled out: 10 and 12 characters are all digits,
+    11 and 13 have one separator ('-', '+' or space) before the last four digits.
+    """
+    import numpy as np
+
+    lengths = np.asarray(length)
+    m = len(lengths)
+    points = np.asarray(texts, dtype=f"<U{_MAX_INPUT_LEN}").view(np.uint32)
+    codes = points.reshape(m, _MAX_INPUT_LEN)  # code points
+    ten = np.zeros((m, 10), dtype=np.int32)  # YYMMDDNNNC
+    cc = np.zeros(m, dtype=np.int32)
+    plus = np.zeros(m, dtype=bool)
+    shaped = np.zeros(m, dtype=bool)
+    separators = np.asarray([ord("-"), ord("+"), ord(" ")], dtype=np.uint32)
+    for size, (head, sep, tail) in _LAYOUTS.items():
+        rows = np.flatnonzero(lengths == size)
+        if not len(rows):
+            continue
+        value = codes[rows, :size] - np.uint32(48)  # wraps below '0': < 10 only for digits
+        digit = value < 10
+        if sep is None:
+            good = digit.all(axis=1)
+        else:
+            good = digit[:, :sep].all(axis=1) & digit[:, sep + 1 :].all(axis=1)
+            good &= np.isin(codes[rows, sep], separators)
+        rows, value = rows[good], value[good].astype(np.int32)
+        shaped[rows] = True
+        ten[rows, :6] = value[:, head : head + 6]
+        ten[rows, 6:] = value[:, tail : tail + 4]
+        if sep is not None:
+            plus[rows] = value[:, sep] == ord("+") - 48
+        if head:
+            cc[rows] = value[:, 0] * 10 + value[:, 1]
+    has_cc = lengths >= 12
+    yy = ten[:, 0] * 10 + ten[:, 1]
+    month = ten[:, 2] * 10 + ten[:, 3]
+    written_day = ten[:, 4] * 10 + ten[:, 5]
+    day = np.where(written_day > _SAMORDNING_OFFSET, written_day - _SAMORDNING_OFFSET, written_day)
+    today_key = today.year * 10000 + today.month * 100 + today.day
+    # _resolve_year, both branches at once (month and day are 0–99: the keys order like tuples)
+    base = today.year - 100
+    year_plus = base - (base - yy) % 100
+    year_dash = today.year - (today.year - yy) % 100
+    year_dash -= 100 * (year_dash * 10000 + month * 100 + day > today_key)
+    year = np.where(has_cc, cc * 100 + yy, np.where(plus, year_plus, year_dash)).astype(np.int64)
+
+    bad_format = has_cc & (plus | ~np.isin(cc, [18, 19, 20]))
+    bad_year = ~has_cc & ((year < 1) | (year > 9999))
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    month_days = np.asarray(_DAYS_IN_MONTH, dtype=np.int32)[np.clip(month, 0, 12)]
+    date_ok = (
+        (month >= 1)
+        & (month <= 12)
+        & (day >= 1)
+        & ((day <= month_days) | ((month == 2) & (day == 29) & leap))
+    )
+    doubled = np.asarray(_LUHN_DOUBLED, dtype=np.int32)[ten[:, 0:9:2]].sum(axis=1)
+    bad_check = -(doubled + ten[:, 1:9:2].sum(axis=1)) % 10 != ten[:, 9]
+    future = year * 10000 + month * 100 + day > today_key
+
+    code = np.zeros(m, dtype=np.int8)  # the first failing check wins, as in the scalar parser
+    checks = (~shaped | bad_format, bad_year | ~date_ok, bad_check, future)
+    for number, failed in enumerate(checks, 1):
+        code[(code == 0) & failed] = number
+    reason = np.asarray(_REASON_CODES, dtype=object)[code]
+    ok = code == 0
+    good_year = year[ok]
+    twelve = np.empty((int(ok.sum()), 12), dtype=np.uint32)
+    twelve[:, 0] = good_year // 1000
+    twelve[:, 1] = good_year // 100 % 10
+    twelve[:, 2] = good_year // 10 % 10
+    twelve[:, 3] = good_year % 10
+    twelve[:, 4:] = ten[ok, 2:]
+    twelve += 48
+    out = np.full(m, None, dtype=object)
+    out[ok] = twelve.view("<U12").ravel()
+    return reason, out
 
 
 def make_personnummer(birth: date, serial: int, *, samordning: bool = False) -> Personnummer:

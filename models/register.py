@@ -129,6 +129,7 @@ class Employee(Base):
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"), index=True)
     employment_start: Mapped[date]
     employment_end: Mapped[date | None]
+    left_at: Mapped[date | None]  # when the directory sync saw the person leave
     need_category: Mapped[int | None] = mapped_column(SmallInteger)
     created_at: Mapped[created_ts]
     updated_at: Mapped[updated_ts]

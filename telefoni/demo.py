@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.schema import ColumnDefault
 
 from models.base import Base
+from models.hr_export import HR_EXPORT_COLUMNS as HR_EXPORT_COLUMNS
 from models.personnummer import TEST_BIRTH_NUMBERS, Personnummer, PersonnummerVault
 from models.register import (
     Accessory,
@@ -37,24 +38,6 @@ from models.register import (
 )
 from telefoni import demo_names as names
 from telefoni.settings import Settings
-
-HR_EXPORT_COLUMNS: Final[tuple[str, ...]] = (
-    "anstallningsnummer",
-    "personnummer",
-    "fornamn",
-    "efternamn",
-    "epost",
-    "titel",
-    "anvandarid",
-    "organisationsenhet",
-    "kostnadsstalle",
-    "besoksadress",
-    "chef_anstallningsnummer",
-    "anstallning_from",
-    "anstallning_tom",
-    "behovskategori",
-    "sokord",
-)
 
 BIRTH_FIRST: Final = np.datetime64("1955-01-01", "D")
 BIRTH_LAST: Final = np.datetime64("2006-12-31", "D")

@@ -61,6 +61,15 @@ class Settings(BaseSettings):
 
     prefect_ui_url: str = "http://127.0.0.1:4200"
 
+    # The directory sync (§3.1): where HR drops its export, and the brake.
+    hr_export_path: Path = PROJECT_ROOT / "data" / "hr" / "hr-export.csv"
+    hr_column_map: dict[str, str] = Field(default_factory=dict)  # HR's header → ours
+    hr_read_retries: int = Field(5, ge=0)  # while the file looks half-written
+    hr_read_retry_seconds: float = Field(30.0, ge=0)
+    sync_max_removal_share: float = Field(0.05, ge=0, le=1)
+    sync_max_removal_count: int = Field(50, ge=0)
+    sync_max_shrink_share: float = Field(0.20, ge=0, le=1)
+
     # The relay: temporary refusals (4xx) wait, growing, for about a day before a dead letter.
     relay_max_attempts: int = Field(12, ge=1)
     relay_backoff_seconds: float = Field(300.0, ge=0)

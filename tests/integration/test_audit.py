@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import random
 import subprocess
-import threading
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager

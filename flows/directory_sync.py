@@ -1,0 +1,145 @@
+"""Directory sync: every night, HR's export → the contact centre's directory (§3.1)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.runtime import flow_run
+
+from models.audit import Actor
+from models.directory_sync import BrakeLimits, SyncStatus
+from models.hr_export import HrExport
+from tasks.directory_sync import SyncOptions, SyncReport, read_export, sync_directory
+from telefoni.settings import Settings, get_settings
+
+ARTIFACT_ROWS = 500
+
+
+def options_from(
+    settings: Settings,
+    *,
+    dry_run: bool,
+    allow_mass_removal: bool,
+    reason: str | None,
+    actor: Actor,
+    flow_run_id: str | None,
+) -> SyncOptions:
+    if allow_mass_removal and not (reason and reason.strip()):
+        raise ValueError("--allow-mass-removal kräver en anledning (--reason)")
+    return SyncOptions(
+        dry_run=dry_run,
+        allow_mass_removal=allow_mass_removal,
+        override_reason=reason,
+        limits=BrakeLimits(
+            max_removal_share=settings.sync_max_removal_share,
+            max_removal_count=settings.sync_max_removal_count,
+            max_shrink_share=settings.sync_max_shrink_share,
+        ),
+        contact_centre_email=str(settings.contact_centre_email),
+        mail_domain=settings.mail_domain,
+        municipality=settings.municipality,
+        actor=actor,
+        flow_run_id=flow_run_id,
+    )
+
+
+def run_sync(
+    export: HrExport, settings: Settings, options: SyncOptions, *, today: datetime | None = None
+) -> SyncReport:
+    """The sync itself, outside Prefect too (the CLI uses it)."""
+    from telefoni.db import get_engine
+    from telefoni.demo import vault_from
+
+    now = today or datetime.now(settings.tz)
+    return sync_directory(
+        get_engine(settings.database_url),
+        export,
+        vault=vault_from(settings),
+        options=options,
+        today=now.date(),
+    )
+
+
+def summary_markdown(report: SyncReport) -> str:
+    status = {
+        SyncStatus.APPLIED: "genomförd",
+        SyncStatus.DRY_RUN: "provkörning – inget skrevs",
+        SyncStatus.BRAKED: "STOPPAD – inget skrevs",
+    }[report.status]
+    lines = [
+        f"## Katalogsynk: {status}",
+        "",
+        f"Fil: `{report.file_name}`",
+        "",
+        "| | antal |",
+        "| --- | ---: |",
+        f"| rader i HR-exporten | {report.rows_read} |",
+        f"| rader som gav ändringar | {report.rows_applied} |",
+        f"| rader utan ändring | {report.rows_unchanged} |",
+        f"| rader i karantän | {report.rows_quarantined} |",
+        f"| nya personer | {report.joiners} |",
+        f"| ändrade personer | {report.changed} |",
+        f"| borttagna ur kunddatabasen | {report.leavers} |",
+    ]
+    if report.message:
+        lines += ["", f"**{report.message}**"]
+    if report.extra_columns:
+        lines += ["", "Okända kolumner som inte lästes: " + ", ".join(report.extra_columns)]
+    return "\n".join(lines)
+
+
+@task(name="Rapportera katalogsynken")
+def publish(report: SyncReport) -> None:
+    """Markdown summary and the change and quarantine tables on the run."""
+    create_markdown_artifact(
+        key="directory-sync", markdown=summary_markdown(report), description="Katalogsynk"
+    )
+    if len(report.changes):
+        create_table_artifact(
+            key="directory-sync-changes",
+            table=report.changes.head(ARTIFACT_ROWS).astype(str).to_dict("records"),
+            description=f"Ändringar (de första {ARTIFACT_ROWS}; alla finns i e-postens bilaga)",
+        )
+    if len(report.quarantine):
+        create_table_artifact(
+            key="directory-sync-quarantine",
+            table=report.quarantine.head(ARTIFACT_ROWS).astype(str).to_dict("records"),
+            description="Rader i karantän (värden visas inte)",
+        )
+
+
+@flow(
+    name="directory-sync",
+    description="Läser HR-exporten och uppdaterar kontaktcenters kunddatabas (§3.1): nya, "
+    "ändrade och slutade personer, med karantän för felaktiga rader och broms mot "
+    "massborttagning.",
+)
+def directory_sync(
+    path: str | None = None,
+    dry_run: bool = False,
+    allow_mass_removal: bool = False,
+    reason: str | None = None,
+    started_by: str | None = None,
+) -> SyncReport:
+    """HR export → validate → diff → brake → apply → report."""
+    settings = get_settings()
+    file = path or str(settings.hr_export_path)
+    reader = read_export.with_options(
+        retries=settings.hr_read_retries, retry_delay_seconds=settings.hr_read_retry_seconds
+    )
+    export = reader(file, settings.hr_column_map or None)
+    run_id = str(flow_run.id) if flow_run.id else None
+    actor = Actor.person(started_by) if started_by else Actor.flow_run(run_id or "okänd")
+    options = options_from(
+        settings,
+        dry_run=dry_run,
+        allow_mass_removal=allow_mass_removal,
+        reason=reason,
+        actor=actor,
+        flow_run_id=run_id,
+    )
+    report = run_sync(export, settings, options)
+    publish(report)
+    return report

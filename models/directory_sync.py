@@ -1,0 +1,341 @@
+"""The nightly directory sync as data: what HR says, what the register holds, and the plan (§3.1).
+
+Everything here is pure and works on whole DataFrames: `plan` sorts every row of the export
+into joiners, changed, leavers and unchanged, and `brake` decides whether the plan removes
+too much to apply without a person's say-so. The tables record each run and its quarantine.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, UTCDateTime, intpk, utcnow
+
+# Fields HR owns on an employee, as compared (text; "" = empty).
+EMPLOYEE_FIELDS = (
+    "first_name",
+    "last_name",
+    "personnummer_hash",
+    "email",
+    "title",
+    "user_id",
+    "unit_code",
+    "cost_centre_code",
+    "visiting_address",
+    "manager_number",
+    "employment_start",
+    "employment_end",
+    "need_category",
+    "keywords",
+)
+# The §3.1 fields of a personal directory entry, as compared.
+DIRECTORY_FIELDS = (
+    "name",
+    "phone_number",
+    "email",
+    "title",
+    "personnummer_hash",
+    "user_id",
+    "unit_code",
+    "cost_centre_code",
+    "visiting_address",
+    "keywords",
+)
+FIELD_LABELS = {
+    "first_name": "förnamn",
+    "last_name": "efternamn",
+    "name": "namn",
+    "personnummer_hash": "personnummer",
+    "email": "e-post",
+    "title": "titel",
+    "user_id": "användar-id",
+    "unit_code": "organisationsenhet",
+    "cost_centre_code": "kostnadsställe",
+    "visiting_address": "besöksadress",
+    "manager_number": "chef",
+    "employment_start": "anställd från",
+    "employment_end": "anställd till",
+    "need_category": "behovskategori",
+    "keywords": "sökord",
+    "phone_number": "telefonnummer",
+}
+
+
+class SyncStatus(enum.StrEnum):
+    APPLIED = "applied"
+    DRY_RUN = "dry_run"
+    BRAKED = "braked"  # stopped before writing: it would remove too much
+
+
+class SyncRun(Base):
+    """One run of the directory sync: what it read, what it did, and why it stopped."""
+
+    __tablename__ = "sync_run"
+
+    id: Mapped[intpk]
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    file_name: Mapped[str] = mapped_column(String(500))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[SyncStatus] = mapped_column(
+        Enum(
+            SyncStatus,
+            name="sync_status",
+            native_enum=False,
+            create_constraint=True,
+            length=20,
+            values_callable=lambda e: [m.value for m in e],
+        )
+    )
+    rows_read: Mapped[int] = mapped_column(Integer)
+    rows_applied: Mapped[int] = mapped_column(Integer)
+    rows_unchanged: Mapped[int] = mapped_column(Integer)
+    rows_quarantined: Mapped[int] = mapped_column(Integer)
+    joiners: Mapped[int] = mapped_column(Integer)
+    changed: Mapped[int] = mapped_column(Integer)
+    leavers: Mapped[int] = mapped_column(Integer)
+    mass_removal_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    override_reason: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str | None] = mapped_column(Text)
+    flow_run_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class HrQuarantine(Base):
+    """A row of an HR export that was not used, with the reason per field (values masked)."""
+
+    __tablename__ = "hr_quarantine"
+
+    id: Mapped[intpk]
+    sync_run_id: Mapped[int] = mapped_column(ForeignKey("sync_run.id"), index=True)
+    row_number: Mapped[int] = mapped_column(Integer)
+    employee_number: Mapped[str | None] = mapped_column(String(20))
+    field: Mapped[str] = mapped_column(String(50))
+    reason: Mapped[str] = mapped_column(String(50))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+# --- the plan ---------------------------------------------------------------------------------
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """Comparable text: dates as YYYY-MM-DD, numbers without decimals, empty as ""."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values.dt.strftime("%Y-%m-%d").fillna("").astype(object)
+    out = values.astype(object).where(values.notna(), "")
+    return out.map(_text_of).astype(object)
+
+
+def _text_of(value: Any) -> str:
+    if isinstance(value, date | datetime | pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+@dataclass(frozen=True)
+class SyncPlan:
+    """What one export means for the register; every data row is in exactly one bucket."""
+
+    joiners: pd.DataFrame  # desired rows of people new to (or back in) the register
+    changed: pd.DataFrame  # desired rows of people with a changed field, with employee_id
+    changes: pd.DataFrame  # long form: employee_number, field, before, after
+    leavers: pd.DataFrame  # register rows: employee_id, employee_number, name, reason
+    directory_missing: pd.DataFrame  # desired rows of active people without an entry
+    rows_read: int
+    rows_applied: int
+    rows_unchanged: int
+    rows_quarantined: int
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(len(self.joiners) or len(self.changed) or len(self.leavers)) or bool(
+            len(self.directory_missing)
+        )
+
+
+def desired_frame(valid: pd.DataFrame, pnr_hashes: pd.Series, phone: pd.Series) -> pd.DataFrame:
+    """The register as HR wants it, one row per valid export row, comparable as text.
+
+    `phone` maps employee_number → the number of the person's active personal subscription.
+    """
+    desired = pd.DataFrame(index=valid.index)
+    for name in (
+        "employee_number",
+        "first_name",
+        "last_name",
+        "email",
+        "title",
+        "user_id",
+        "unit_code",
+        "cost_centre_code",
+        "visiting_address",
+        "manager_number",
+        "keywords",
+    ):
+        desired[name] = as_text(valid[name])
+    desired["personnummer_hash"] = pnr_hashes.astype(object)
+    desired["employment_start"] = as_text(valid["employment_start"])
+    desired["employment_end"] = as_text(valid["employment_end"])
+    desired["need_category"] = as_text(valid["need_category"])
+    desired["name"] = desired["first_name"] + " " + desired["last_name"]
+    desired["phone_number"] = desired["employee_number"].map(phone).fillna("").astype(object)
+    return desired
+
+
+def plan(
+    desired: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    quarantined_rows: int,
+    rows_read: int,
+    protected_numbers: set[str],
+    today: date,
+) -> SyncPlan:
+    """Compare HR's wishes with the register.
+
+    `current` has one row per employee in the register: employee_id, employee_number,
+    left (bool), has_entry (bool), and the EMPLOYEE_FIELDS and `dir_*` DIRECTORY_FIELDS as
+    text. `protected_numbers` are people whose export row was quarantined: never leavers.
+    """
+    today_text = today.isoformat()
+    ended = (desired["employment_end"] != "") & (desired["employment_end"] < today_text)
+    staying = desired[~ended]
+    by_number = current.set_index("employee_number")
+
+    known = staying["employee_number"].isin(by_number.index)
+    active_numbers = set(current.loc[~current["left"], "employee_number"])
+    back = staying["employee_number"].isin(by_number.index[by_number["left"]])
+    joiners = staying[~known | back]
+
+    existing = staying[known & ~back].join(by_number, on="employee_number", validate="one_to_one")
+    changes = _long_changes(existing)
+    changed_numbers = set(changes["employee_number"])
+    changed = existing[existing["employee_number"].isin(changed_numbers)]
+    missing_entry = existing[~existing["has_entry"].astype(bool)]
+
+    seen = set(desired["employee_number"])
+    absent = current[
+        ~current["left"]
+        & ~current["employee_number"].isin(seen)
+        & ~current["employee_number"].isin(protected_numbers)
+    ]
+    ended_active = desired[ended & desired["employee_number"].isin(active_numbers)]
+    leavers = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "employee_id": absent["employee_id"].to_numpy(),
+                    "employee_number": absent["employee_number"].to_numpy(),
+                    "name": absent["dir_name"].to_numpy(),
+                    "reason": "finns inte längre i HR-exporten",
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "employee_id": by_number.loc[
+                        ended_active["employee_number"], "employee_id"
+                    ].to_numpy(),
+                    "employee_number": ended_active["employee_number"].to_numpy(),
+                    "name": ended_active["name"].to_numpy(),
+                    "reason": "anställningen slutade " + ended_active["employment_end"],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    touched = set(changed_numbers) | set(missing_entry["employee_number"])
+    applied = len(joiners) + len(touched) + len(ended_active)
+    return SyncPlan(
+        joiners=joiners,
+        changed=changed,
+        changes=changes,
+        leavers=leavers,
+        directory_missing=missing_entry,
+        rows_read=rows_read,
+        rows_applied=applied,
+        rows_unchanged=len(desired) - applied,
+        rows_quarantined=quarantined_rows,
+    )
+
+
+def _long_changes(existing: pd.DataFrame) -> pd.DataFrame:
+    """One row per changed field: employee fields against the employee, §3.1 fields against
+    the directory entry (reported once per field name)."""
+    parts = []
+    for fld in EMPLOYEE_FIELDS:
+        before = existing[f"{fld}_now"]
+        differs = existing[fld].to_numpy() != before.to_numpy()
+        if differs.any():
+            parts.append(_part(existing, differs, fld, before))
+    for fld in DIRECTORY_FIELDS:
+        if fld in EMPLOYEE_FIELDS:
+            # also a directory difference when the entry disagrees with HR
+            before = existing[f"dir_{fld}"]
+            emp_same = existing[fld].to_numpy() == existing[f"{fld}_now"].to_numpy()
+            differs = (existing[fld].to_numpy() != before.to_numpy()) & emp_same
+            differs &= existing["has_entry"].to_numpy(dtype=bool)
+        else:
+            before = existing[f"dir_{fld}"]
+            differs = (existing[fld].to_numpy() != before.to_numpy()) & existing[
+                "has_entry"
+            ].to_numpy(dtype=bool)
+        if differs.any():
+            parts.append(_part(existing, differs, fld, before))
+    if not parts:
+        return pd.DataFrame(columns=["employee_number", "field", "before", "after"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _part(existing: pd.DataFrame, differs: np.ndarray, fld: str, before: pd.Series) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "employee_number": existing["employee_number"].to_numpy()[differs],
+            "field": fld,
+            "before": before.to_numpy()[differs],
+            "after": existing[fld].to_numpy()[differs],
+        }
+    )
+
+
+# --- the brake --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BrakeLimits:
+    max_removal_share: float = 0.05
+    max_removal_count: int = 50
+    max_shrink_share: float = 0.20
+
+
+def brake(
+    *,
+    removals: int,
+    directory_size: int,
+    rows_now: int,
+    rows_last: int | None,
+    limits: BrakeLimits,
+) -> str | None:
+    """Why this plan must not be applied without an override (Swedish), or None."""
+    allowed = max(int(limits.max_removal_share * directory_size), limits.max_removal_count)
+    if removals > allowed:
+        return (
+            f"Synken skulle ta bort {removals} av {directory_size} poster i kunddatabasen; "
+            f"gränsen är {allowed} ({limits.max_removal_share:.0%} eller "
+            f"{limits.max_removal_count} st, det som är störst). Kontrollera HR-exporten."
+        )
+    if rows_last and rows_now < (1 - limits.max_shrink_share) * rows_last:
+        shrink = 1 - rows_now / rows_last
+        return (
+            f"HR-exporten har {rows_now} rader, {shrink:.0%} färre än förra lyckade körningen "
+            f"({rows_last}); gränsen är {limits.max_shrink_share:.0%}. Kontrollera HR-exporten."
+        )
+    return None

@@ -1,0 +1,1079 @@
+"""The HR export: read the file and validate its rows (the nightly directory sync's first steps).
+
+Pure: no database, no Prefect, no logging. The file holds personal data, so nothing here puts a
+cell value into an exception, a repr or a quarantine detail; errors name the file, the row
+(file line number, header = rad 1) and the column instead. Library errors (pandas, openpyxl,
+csv) are replaced by our own text and raised without a chained cause.
+
+Reading (:func:`read_hr_export`) either returns every data row as text or raises
+:class:`HrFileError` for a file that can't be used as a whole (never retried) or
+:class:`HrFileIncomplete` for one that looks half-written (retrying later may help). Validation
+(:func:`validate`) is vectorised over whole columns and splits the rows into valid ones and a
+quarantine table with one reason code per (row, field) problem. No row is ever dropped: every
+row read is either valid or quarantined, so a bad row never reads as "this person left".
+"""
+
+from __future__ import annotations
+
+import csv
+import gc
+import io
+import re
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from enum import StrEnum
+from itertools import repeat
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from models.personnummer import InvalidPersonnummer, validate_personnummer_series
+
+__all__ = [
+    "HR_EXPORT_COLUMNS",
+    "MAX_LENGTH",
+    "REASON_TEXT",
+    "REQUIRED_FIELDS",
+    "HrExport",
+    "HrFileError",
+    "HrFileIncomplete",
+    "Reason",
+    "Validated",
+    "read_hr_export",
+    "validate",
+]
+
+#: The default format's columns, in file order.
+HR_EXPORT_COLUMNS: Final[tuple[str, ...]] = (
+    "anstallningsnummer",
+    "personnummer",
+    "fornamn",
+    "efternamn",
+    "epost",
+    "titel",
+    "anvandarid",
+    "organisationsenhet",
+    "kostnadsstalle",
+    "besoksadress",
+    "chef_anstallningsnummer",
+    "anstallning_from",
+    "anstallning_tom",
+    "behovskategori",
+    "sokord",
+)
+REQUIRED_FIELDS: Final = (
+    "anstallningsnummer",
+    "personnummer",
+    "fornamn",
+    "efternamn",
+    "organisationsenhet",
+    "kostnadsstalle",
+    "anstallning_from",
+)
+#: Longest value per column, as the register's columns allow.
+MAX_LENGTH: Final[Mapping[str, int]] = {
+    "anstallningsnummer": 20,
+    "fornamn": 100,
+    "efternamn": 100,
+    "epost": 254,
+    "titel": 200,
+    "anvandarid": 50,
+    "besoksadress": 300,
+    "sokord": 500,
+}
+CATEGORIES: Final = ("", "1", "2", "3")
+
+_SEPARATOR: Final = ";"
+_OTHER_SEPARATORS: Final = ((",", "komma (,)"), ("\t", "tabb"))
+_BOM: Final = b"\xef\xbb\xbf"
+_ZIP_MAGIC: Final = b"PK\x03\x04"
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_LINE_BREAK_BYTES = re.compile(rb"\r\n|\r|\n")
+_UTF8_CHARACTER = re.compile("[^\x00-\x7f\ufffd]")  # any decoded non-ASCII character
+# Where str.splitlines() breaks lines but CSV parsers (and we) don't.
+_OTHER_LINE_BREAKS: Final = "\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+
+# ----------------------------------------------------------------------------- errors
+
+
+def _where(path: Path, row: int | None, field: str | None) -> str:
+    parts = [path.name]
+    if row is not None:
+        parts.append(f"rad {row}")
+    if field is not None:
+        parts.append(f"kolumn {field}")
+    return ", ".join(parts)
+
+
+class HrFileError(ValueError):
+    """The file as a whole can't be read. Never retried.
+
+    ``reason`` is a short code: empty, header_only, encoding, separator, not_a_table,
+    missing_column, duplicate_column, too_many_fields, too_few_fields, quoting,
+    unclosed_quote (and truncated for :class:`HrFileIncomplete`). ``str(e)`` is Swedish,
+    names the file, the row (file line number; header = rad 1) and the column where there is
+    one, and never holds a cell value.
+    """
+
+    path: Path
+    row: int | None
+    field: str | None
+    reason: str
+
+    def __init__(
+        self,
+        path: Path,
+        reason: str,
+        text: str,
+        row: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        self.text = text
+        self.row = row
+        self.field = field
+        super().__init__(f"{_where(self.path, row, field)}: {text}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.path, self.reason, self.text, self.row, self.field))
+
+
+class HrFileIncomplete(HrFileError):
+    """The file looks like it is still being written (e.g. cut mid-row: the last line has
+    fewer fields and no line end). Retrying later may help."""
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+@dataclass(frozen=True)
+class HrExport:
+    """Every data row of one HR file, as text.
+
+    ``rows`` has exactly :data:`HR_EXPORT_COLUMNS` as columns (``str`` dtype, values stripped,
+    "" = empty) and the row's line number in the file as index (named ``row``; header = 1,
+    first data row = 2; blank lines are skipped but keep their numbers). ``extra_columns`` are
+    header names we don't know: ignored, for the report.
+    """
+
+    path: Path
+    encoding: str
+    rows: pd.DataFrame
+    extra_columns: tuple[str, ...]
+
+    def __repr__(self) -> str:  # counts only: the frame holds personal data
+        return (
+            f"HrExport(file={self.path.name!r}, encoding={self.encoding!r}, "
+            f"rows={len(self.rows)}, extra_columns={len(self.extra_columns)})"
+        )
+
+
+def read_hr_export(path: Path, *, column_map: Mapping[str, str] | None = None) -> HrExport:
+    """Read an HR export: `;`-separated text (UTF-8 with or without BOM, or Windows-1252) or,
+    when the name ends in .xlsx, the first sheet of a workbook.
+
+    ``column_map`` maps the HR system's header names to ours (other HR systems plug in through
+    settings); headers not in it must already be ours. Raises :class:`HrFileIncomplete` for a
+    file that looks half-written, :class:`HrFileError` for one that can't be used, and lets
+    :class:`OSError` through (missing or unreadable file: the caller decides about retrying).
+    """
+    path = Path(path)
+    mapping = _check_column_map(column_map)
+    data = path.read_bytes()
+    if path.suffix.lower() == ".xlsx":
+        return _read_xlsx(path, data, mapping)
+    return _read_text(path, data, mapping)
+
+
+def _check_column_map(column_map: Mapping[str, str] | None) -> dict[str, str]:
+    if not column_map:
+        return {}
+    unknown = sorted(v for v in column_map.values() if v not in HR_EXPORT_COLUMNS)
+    if unknown:
+        raise ValueError(f"column_map maps to unknown columns: {', '.join(unknown)}")
+    return {str(k).strip(): v for k, v in column_map.items()}
+
+
+@dataclass(frozen=True)
+class _Header:
+    """Where our columns sit in the file (position per column) and what else is there."""
+
+    width: int
+    position: dict[str, int]
+    names: tuple[str | None, ...]  # our name per file position, None for an extra column
+    extra: tuple[str, ...]
+
+    def column_at(self, position: int) -> str | None:
+        """Our name of the column at ``position`` (None if extra or past the end)."""
+        return self.names[position] if position < self.width else None
+
+
+def _resolve_header(path: Path, raw_names: list[str], mapping: dict[str, str]) -> _Header:
+    names = [mapping.get(n.strip(), n.strip()) for n in raw_names]
+    ours: list[str | None] = [n if n in HR_EXPORT_COLUMNS else None for n in names]
+    position: dict[str, int] = {}
+    for i, name in enumerate(ours):
+        if name is None:
+            continue
+        if name in position:
+            raise HrFileError(
+                path, "duplicate_column", "kolumnen finns flera gånger i rubrikraden", 1, name
+            )
+        position[name] = i
+    missing = [c for c in HR_EXPORT_COLUMNS if c not in position]
+    if missing:
+        text = "kolumnen saknas i rubrikraden"
+        if len(missing) > 1:
+            text += f" (även {', '.join(missing[1:])} saknas)"
+        raise HrFileError(path, "missing_column", text, 1, missing[0])
+    extra = tuple(raw.strip() for raw, name in zip(raw_names, ours, strict=True) if name is None)
+    return _Header(len(names), position, tuple(ours), extra)
+
+
+def _known_count(raw_names: list[str], mapping: dict[str, str]) -> int:
+    return sum(mapping.get(n.strip(), n.strip()) in HR_EXPORT_COLUMNS for n in raw_names)
+
+
+def _split_line(line: str, separator: str) -> list[str]:
+    try:
+        return next(csv.reader([line], delimiter=separator), [])
+    except csv.Error:
+        return line.split(separator)
+
+
+def _frame(path: Path, header: _Header, body: pd.DataFrame, lines: np.ndarray) -> pd.DataFrame:
+    """Our columns, in our order, stripped; ``body`` has one column per file position."""
+    if len(body) == 0:
+        raise HrFileError(
+            path,
+            "header_only",
+            "filen har bara en rubrikrad och inga anställda (en tom export läses aldrig som "
+            "att alla har slutat)",
+            1,
+        )
+    index = pd.Index(lines, dtype=np.int64, name="row")
+    n = len(body)
+    columns = {}
+    for name in HR_EXPORT_COLUMNS:
+        raw = body.iloc[:, header.position[name]].to_numpy(dtype=object)
+        stripped = np.fromiter(map(str.strip, raw), dtype=object, count=n)
+        columns[name] = pd.Series(stripped, index=index, dtype="str")
+    return pd.DataFrame(columns, index=index)
+
+
+# --- text files
+
+
+def _line_of(data: bytes | str, position: int) -> int:
+    pattern = _LINE_BREAK_BYTES if isinstance(data, bytes) else _LINE_BREAK
+    return len(pattern.findall(data, 0, position)) + 1  # type: ignore[arg-type]
+
+
+def _decode(path: Path, data: bytes) -> tuple[str, str]:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise HrFileError(
+            path, "encoding", "filen är kodad i UTF-16; spara den som UTF-8 eller Windows-1252"
+        )
+    if data.startswith(_ZIP_MAGIC):
+        raise HrFileError(
+            path,
+            "not_a_table",
+            "filen är en ZIP/XLSX-fil, inte en textfil; en Excel-fil ska heta .xlsx",
+        )
+    if data.startswith(_BOM):
+        try:
+            return "utf-8-sig", data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            error = exc
+        if _cut_in_character(error, data):
+            raise _incomplete(path, _line_of(data, error.start), None) from None
+        raise HrFileError(
+            path,
+            "encoding",
+            "filen börjar med UTF-8-BOM men innehåller tecken som inte är giltig UTF-8",
+            _line_of(data, error.start),
+        ) from None
+    try:
+        return "utf-8", data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        error = exc
+    if _cut_in_character(error, data) and not data[: error.start].isascii():
+        # Clearly UTF-8 (it has multi-byte characters) and ends inside one: half-written.
+        raise _incomplete(path, _line_of(data, error.start), None) from None
+    if _UTF8_CHARACTER.search(data.decode("utf-8", errors="replace")) is not None:
+        # Valid UTF-8 å/ä/ö elsewhere: reading it all as Windows-1252 would garble every name.
+        raise HrFileError(
+            path,
+            "encoding",
+            "filen blandar UTF-8 med tecken som inte är UTF-8 (t.ex. Windows-1252)",
+            _line_of(data, error.start),
+        ) from None
+    try:
+        return "cp1252", data.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        error = exc
+    raise HrFileError(
+        path,
+        "encoding",
+        "filen är varken UTF-8 eller Windows-1252 (tecken som inte går att läsa)",
+        _line_of(data, error.start),
+    ) from None
+
+
+def _cut_in_character(error: UnicodeDecodeError, data: bytes) -> bool:
+    """The bytes end in the middle of a UTF-8 character (and are valid before it)."""
+    return error.end == len(data) and error.reason == "unexpected end of data"
+
+
+def _incomplete(path: Path, row: int, field: str | None, detail: str = "") -> HrFileIncomplete:
+    return HrFileIncomplete(
+        path,
+        "truncated",
+        f"filen slutar mitt i en rad{detail} och skrivs troligen fortfarande; försök igen senare",
+        row,
+        field,
+    )
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of small lists are made (a parse of a
+    million rows otherwise spends half its time in collections that find nothing)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _read_text(path: Path, data: bytes, mapping: dict[str, str]) -> HrExport:
+    with _no_gc():
+        return _parse_text(path, data, mapping)
+
+
+def _parse_text(path: Path, data: bytes, mapping: dict[str, str]) -> HrExport:
+    encoding, text = _decode(path, data)
+    if not text.strip():
+        raise HrFileError(path, "empty", "filen är tom")
+    nul = text.find("\x00")
+    if nul >= 0:
+        raise HrFileError(
+            path,
+            "encoding",
+            "filen innehåller NUL-tecken (binärdata, inte text)",
+            _line_of(text, nul),
+        )
+    ends_with_break = text.endswith(("\n", "\r"))
+    first_line = _LINE_BREAK.split(text, maxsplit=1)[0]
+    header = _text_header(path, first_line, mapping, single_line=_LINE_BREAK.search(text) is None)
+    if '"' in text:
+        counts, lines, body = _records_quoted(path, text, header, ends_with_break)
+    else:
+        counts, lines, body = _records_plain(path, text, header)
+    _check_field_counts(path, header, counts, lines, ends_with_break)
+    if not ends_with_break and len(lines):
+        # A writer stopped inside the last field leaves a row with every field present:
+        # only the missing line end tells. HR systems end their lines; wait for this one.
+        raise _incomplete(path, int(lines[-1]), None, " (sista raden saknar radslut)")
+    rows = _frame(path, header, body, lines)
+    return HrExport(path=path, encoding=encoding, rows=rows, extra_columns=header.extra)
+
+
+def _text_header(path: Path, line: str, mapping: dict[str, str], *, single_line: bool) -> _Header:
+    names = _split_line(line, _SEPARATOR)
+    if _known_count(names, mapping) == 0:
+        if not line.strip():
+            raise HrFileError(path, "not_a_table", "rubrikraden är tom", 1)
+        for separator, label in _OTHER_SEPARATORS:
+            if _known_count(_split_line(line, separator), mapping) >= 2:
+                raise HrFileError(
+                    path,
+                    "separator",
+                    f"fel avgränsare: rubrikraden är avgränsad med {label}, men formatet kräver "
+                    "semikolon (;)",
+                    1,
+                )
+        if single_line and _is_cut_header(names):
+            raise _incomplete(path, 1, None, " (rubrikraden)")
+        raise HrFileError(
+            path,
+            "not_a_table",
+            "rubrikraden har inga kända kolumnnamn (saknas rubrikraden, eller är det fel fil?)",
+            1,
+        )
+    if single_line and _is_cut_header(names):
+        raise _incomplete(path, 1, None, " (rubrikraden)")
+    return _resolve_header(path, names, mapping)
+
+
+def _is_cut_header(names: list[str]) -> bool:
+    """The default header cut short: all names but the last complete, the last a prefix."""
+    k = len(names)
+    if not 1 <= k <= len(HR_EXPORT_COLUMNS):
+        return False
+    head, last = [n.strip() for n in names[:-1]], names[-1].strip()
+    expected = HR_EXPORT_COLUMNS[k - 1]
+    return (
+        head == list(HR_EXPORT_COLUMNS[: k - 1])
+        and expected.startswith(last)
+        and (k < len(HR_EXPORT_COLUMNS) or last != expected)
+    )
+
+
+def _records_plain(
+    path: Path, text: str, header: _Header
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """No quote characters at all: one record per line; pandas' C parser reads the values."""
+    if any(ch in text for ch in _OTHER_LINE_BREAKS):
+        lines = _LINE_BREAK.split(text)
+        if lines and lines[-1] == "":
+            lines.pop()  # the text ended with a line break
+    else:  # same split, much faster
+        lines = text.splitlines()
+    n = len(lines)
+    counts = np.fromiter(map(str.count, lines, repeat(_SEPARATOR)), dtype=np.int64, count=n) + 1
+    blank = np.fromiter(map(len, map(str.strip, lines)), dtype=np.int64, count=n) == 0
+    numbers = np.arange(1, n + 1)
+    keep = ~blank
+    keep[0] = False  # the header
+    if np.any(counts[keep] != header.width):
+        return counts[keep], numbers[keep], pd.DataFrame()  # reported by the count check
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            sep=_SEPARATOR,
+            header=None,
+            names=list(range(header.width)),
+            index_col=False,
+            dtype=object,  # plain Python str; faster here than str dtype, which _frame makes
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            quoting=csv.QUOTE_NONE,
+            engine="c",
+        )
+    except Exception:  # never pass the library's text on: it may quote a value
+        frame = None
+    if frame is None or len(frame) != n:
+        # pandas split the lines differently from us: let the csv module read it instead.
+        return _records_quoted(path, text, header, text.endswith(("\n", "\r")))
+    return counts[keep], numbers[keep], frame.iloc[keep]
+
+
+def _records_quoted(
+    path: Path, text: str, header: _Header, ends_with_break: bool
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """Quotes in the file: Python's csv module (strict quoting), which keeps line numbers."""
+    reader = csv.reader(
+        io.StringIO(text, newline=""), delimiter=_SEPARATOR, quotechar='"', strict=True
+    )
+    records: list[list[str]] = []
+    lines: list[int] = []
+    counts: list[int] = []
+    last_line = 0
+    first = True
+    while True:
+        start = last_line + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            unclosed = "unexpected end of data" in str(exc)
+            if unclosed and not ends_with_break:
+                raise _incomplete(path, start, None, " (ett citattecken stängs aldrig)") from None
+            if unclosed:
+                raise HrFileError(
+                    path,
+                    "unclosed_quote",
+                    'ett fält börjar med citattecken (") som aldrig stängs',
+                    start,
+                ) from None
+            raise HrFileError(
+                path,
+                "quoting",
+                "felaktiga citattecken: efter ett citerat fält måste ; eller radslut följa",
+                reader.line_num,
+            ) from None
+        last_line = reader.line_num
+        if first:
+            first = False
+            continue
+        if not record or (len(record) == 1 and not record[0].strip()):
+            continue  # a blank line
+        records.append(record)
+        lines.append(start)
+        counts.append(len(record))
+    count_array = np.asarray(counts, dtype=np.int64)
+    line_array = np.asarray(lines, dtype=np.int64)
+    if np.any(count_array != header.width):
+        return count_array, line_array, pd.DataFrame()
+    body = pd.DataFrame(records, columns=list(range(header.width)), dtype=object)
+    return count_array, line_array, body
+
+
+def _check_field_counts(
+    path: Path, header: _Header, counts: np.ndarray, lines: np.ndarray, ends_with_break: bool
+) -> None:
+    bad = np.flatnonzero(counts != header.width)
+    if not len(bad):
+        return
+    i = int(bad[0])
+    row, count = int(lines[i]), int(counts[i])
+    if count > header.width:
+        raise HrFileError(
+            path,
+            "too_many_fields",
+            f"raden har fler fält än rubrikraden ({count} fält, rubrikraden har {header.width})",
+            row,
+        )
+    field = header.column_at(count)
+    if i == len(counts) - 1 and not ends_with_break:
+        raise _incomplete(path, row, field, f" ({count} av {header.width} fält, inget radslut)")
+    raise HrFileError(
+        path,
+        "too_few_fields",
+        f"raden har färre fält än rubrikraden ({count} av {header.width}); "
+        "den slutar före kolumnen",
+        row,
+        field,
+    )
+
+
+# --- XLSX
+
+
+def _read_xlsx(path: Path, data: bytes, mapping: dict[str, str]) -> HrExport:
+    if not data.strip():
+        raise HrFileError(path, "empty", "filen är tom")
+    try:
+        table = _xlsx_rows(data)
+    except Exception:  # openpyxl/zipfile text may quote the content: never pass it on
+        if data.startswith(_ZIP_MAGIC) and not _zip_complete(data):
+            raise _incomplete(path, 1, None, " (XLSX-filen är inte färdigskriven)") from None
+        raise HrFileError(
+            path, "not_a_table", "filen går inte att läsa som en XLSX-arbetsbok"
+        ) from None
+    while table and _blank(table[-1]):
+        table.pop()
+    if not table:
+        raise HrFileError(path, "empty", "arbetsbokens första blad är tomt")
+    raw_header = list(table[0])
+    while raw_header and not raw_header[-1]:
+        raw_header.pop()
+    if _known_count(raw_header, mapping) == 0:
+        raise HrFileError(
+            path,
+            "not_a_table",
+            "rubrikraden har inga kända kolumnnamn (saknas rubrikraden, eller är det fel blad?)",
+            1,
+        )
+    header = _resolve_header(path, raw_header, mapping)
+    width = header.width
+    records: list[list[str]] = []
+    lines: list[int] = []
+    for number, values in enumerate(table[1:], start=2):
+        if _blank(values):
+            continue  # an empty row
+        if not _blank(values[width:]):
+            raise HrFileError(
+                path,
+                "too_many_fields",
+                f"raden har värden till höger om sista rubriken (rubrikraden har {width} kolumner)",
+                number,
+            )
+        record = list(values[:width])
+        record.extend([""] * (width - len(record)))
+        records.append(record)
+        lines.append(number)
+    body = pd.DataFrame(records, columns=list(range(width)), dtype=object)
+    rows = _frame(path, header, body, np.asarray(lines, dtype=np.int64))
+    return HrExport(path=path, encoding="xlsx", rows=rows, extra_columns=header.extra)
+
+
+def _blank(values: tuple[str, ...]) -> bool:
+    return not any(v.strip() for v in values)
+
+
+def _xlsx_rows(data: bytes) -> list[tuple[str, ...]]:
+    from openpyxl import load_workbook
+
+    # data_only=False: a formula is read as its text, never evaluated or replaced by a cache.
+    book = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    try:
+        sheet = book.worksheets[0]
+        return [tuple(map(_cell_text, row)) for row in sheet.iter_rows(values_only=True)]
+    finally:
+        book.close()
+
+
+def _zip_complete(data: bytes) -> bool:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return archive.testzip() is None
+    except Exception:
+        return False
+
+
+def _cell_text(value: object) -> str:
+    """A cell as the text a CSV export would hold."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, datetime):
+        if value.time() == time(0, 0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+class Reason(StrEnum):
+    """Why a (row, field) is quarantined; :data:`REASON_TEXT` has the Swedish explanation."""
+
+    MISSING = "missing"
+    TOO_LONG = "too_long"
+    INVALID_PERSONNUMMER = "invalid_personnummer"
+    INVALID_EMAIL = "invalid_email"
+    INVALID_DATE = "invalid_date"
+    END_BEFORE_START = "end_before_start"
+    INVALID_CATEGORY = "invalid_category"
+    UNKNOWN_UNIT = "unknown_unit"
+    UNKNOWN_COST_CENTRE = "unknown_cost_centre"
+    DUPLICATE_EMPLOYEE_NUMBER = "duplicate_employee_number"
+    DUPLICATE_PERSONNUMMER = "duplicate_personnummer"
+    DUPLICATE_USER_ID = "duplicate_user_id"
+    UNKNOWN_MANAGER = "unknown_manager"
+    CONTROL_CHARACTER = "control_character"
+
+
+REASON_TEXT: Final[Mapping[Reason, str]] = {
+    Reason.MISSING: "obligatoriskt fält saknar värde",
+    Reason.TOO_LONG: "värdet är längre än registret tillåter",
+    Reason.INVALID_PERSONNUMMER: "ogiltigt personnummer",
+    Reason.INVALID_EMAIL: "ogiltig e-postadress (förväntat namn@domän.se)",
+    Reason.INVALID_DATE: "ogiltigt datum (förväntat ÅÅÅÅ-MM-DD, ett datum som finns)",
+    Reason.END_BEFORE_START: "anställningen slutar före den börjar",
+    Reason.INVALID_CATEGORY: "behovskategori måste vara 1, 2, 3 eller tom",
+    Reason.UNKNOWN_UNIT: "organisationsenheten finns inte i registret",
+    Reason.UNKNOWN_COST_CENTRE: "kostnadsstället finns inte i registret",
+    Reason.DUPLICATE_EMPLOYEE_NUMBER: "samma anställningsnummer finns på flera rader",
+    Reason.DUPLICATE_PERSONNUMMER: "samma personnummer finns på flera rader",
+    Reason.DUPLICATE_USER_ID: "samma användar-id finns på flera rader",
+    Reason.UNKNOWN_MANAGER: "chefens anställningsnummer finns varken i filen eller i registret",
+    Reason.CONTROL_CHARACTER: "värdet innehåller styrtecken (t.ex. radbrytning eller tabb)",
+}
+
+OPTIONAL_TEXT: Final = {
+    "epost": "email",
+    "titel": "title",
+    "anvandarid": "user_id",
+    "besoksadress": "visiting_address",
+    "chef_anstallningsnummer": "manager_number",
+    "sokord": "keywords",
+}
+QUARANTINE_COLUMNS: Final = ("row", "employee_number", "field", "reason", "detail")
+
+_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,63}"
+)
+# Codes (units, cost centres, employee numbers) are echoed in details only when they look like
+# one: at most four letters then one to eight digits. A name or a personnummer never does.
+_CODE_LIKE = re.compile(r"[A-Za-z]{0,4}[0-9]{1,8}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Columns checked for control characters; the others must match a strict format or a known code.
+_FREE_TEXT: Final = frozenset(
+    ("anstallningsnummer", "fornamn", "efternamn", "titel", "anvandarid", "besoksadress", "sokord")
+)
+_MAX_LISTED_ROWS: Final = 5
+_DATE_FORMAT: Final = "ogiltigt datum (förväntat ÅÅÅÅ-MM-DD)"
+_NO_SUCH_DATE: Final = "datumet finns inte (ÅÅÅÅ-MM-DD)"
+_PERSONNUMMER_TEXT: Final = {
+    r: str(InvalidPersonnummer(r)) for r in ("empty", "format", "date", "checksum", "future")
+}
+
+
+@dataclass(frozen=True)
+class Validated:
+    """Valid rows ready to apply, and the quarantine (one row per (line, field) problem).
+
+    ``valid`` (index = line number, named ``row``): employee_number, personnummer (12 digits),
+    samordning (bool), first_name, last_name (str); email, title, user_id (object, None when
+    empty); unit_code, cost_centre_code (str); visiting_address, manager_number, keywords
+    (object, None when empty); employment_start, employment_end (datetime64[s]; end NaT = until
+    further notice); need_category (Int8, <NA> when empty).
+
+    ``quarantine``: row (int64), employee_number (str, may be ""), field (our column name),
+    reason (a :class:`Reason` value), detail (Swedish, never a personal value). Sorted by row,
+    then column order.
+    """
+
+    valid: pd.DataFrame
+    quarantine: pd.DataFrame
+
+    @property
+    def quarantined_rows(self) -> set[int]:
+        """Line numbers with at least one problem."""
+        return set(self.quarantine["row"].unique().tolist())
+
+    def __repr__(self) -> str:
+        return (
+            f"Validated(valid={len(self.valid)}, quarantined_rows={len(self.quarantined_rows)}, "
+            f"problems={len(self.quarantine)})"
+        )
+
+
+class _Problems:
+    """Collects (mask, field, reason, detail) over whole columns."""
+
+    def __init__(self, line: np.ndarray, employee_number: np.ndarray) -> None:
+        self.line = line
+        self.employee_number = employee_number
+        self.parts: list[pd.DataFrame] = []
+        self.bad = np.zeros(len(line), dtype=bool)
+
+    def add(
+        self,
+        mask: np.ndarray,
+        field: str,
+        reason: Reason,
+        detail: str | np.ndarray | Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> None:
+        where = np.flatnonzero(mask)
+        if not len(where):
+            return
+        self.bad[where] = True
+        if callable(detail):
+            detail = detail(where)
+        self.parts.append(
+            pd.DataFrame(
+                {
+                    "row": self.line[where],
+                    "employee_number": self.employee_number[where],
+                    "field": field,
+                    "reason": reason.value,
+                    "detail": REASON_TEXT[reason] if detail is None else detail,
+                }
+            )
+        )
+
+    def table(self) -> pd.DataFrame:
+        if not self.parts:
+            return pd.DataFrame(
+                {
+                    "row": pd.Series(dtype=np.int64),
+                    "employee_number": pd.Series(dtype="str"),
+                    "field": pd.Series(dtype="str"),
+                    "reason": pd.Series(dtype="str"),
+                    "detail": pd.Series(dtype="str"),
+                }
+            )
+        table = pd.concat(self.parts, ignore_index=True)
+        order = {name: i for i, name in enumerate(HR_EXPORT_COLUMNS)}
+        table["_order"] = table["field"].map(order)
+        table = table.sort_values(["row", "_order"], kind="stable").drop(columns="_order")
+        table = table.reset_index(drop=True)
+        table["row"] = table["row"].astype(np.int64)
+        for column in ("employee_number", "field", "reason", "detail"):
+            table[column] = table[column].astype("str")
+        return table
+
+
+def _text_column(values: pd.Series) -> np.ndarray:
+    """Object array of str ("" for missing)."""
+    if not isinstance(values.dtype, pd.StringDtype):  # not from read_hr_export: make it text
+        values = values.astype(object).where(values.notna(), "").astype("str")
+    return np.asarray(values.to_numpy(dtype=object, na_value=""), dtype=object)
+
+
+def _lengths(values: np.ndarray) -> np.ndarray:
+    return np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+
+
+def _parse_dates(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(datetime64[s] with NaT, ok, shaped) for YYYY-MM-DD strictly; "" gives NaT and ok=True;
+    ``shaped`` marks values written YYYY-MM-DD (whether or not the date exists)."""
+    n = len(values)
+    empty = values == ""
+    shaped = _lengths(values) == 10
+    where = np.flatnonzero(shaped)
+    if len(where):
+        points = np.asarray(values[where], dtype="<U10").view(np.uint32).reshape(-1, 10)
+        digits = (points >= ord("0")) & (points <= ord("9"))
+        dash = points == ord("-")
+        good = digits[:, [0, 1, 2, 3, 5, 6, 8, 9]].all(axis=1) & dash[:, 4] & dash[:, 7]
+        shaped[where] = good
+    parsed = np.full(n, np.datetime64("NaT"), dtype="datetime64[s]")
+    where = np.flatnonzero(shaped)
+    if len(where):
+        converted = pd.to_datetime(
+            pd.Series(values[where], dtype="str"), format="%Y-%m-%d", errors="coerce"
+        )
+        parsed[where] = converted.to_numpy(dtype="datetime64[s]")
+    ok = empty | ~np.isnat(parsed)
+    return parsed, ok, shaped
+
+
+def _rows_listing(
+    line: np.ndarray, key: np.ndarray, noun: str
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Detail for duplicates: which rows share the value (row numbers only, never the value)."""
+
+    def detail(where: np.ndarray) -> np.ndarray:
+        keys = key[where]
+        listing = pd.Series(line[where]).groupby(keys, sort=False).agg(_listing)
+        text = "samma " + noun + " på raderna " + pd.Series(keys).map(listing)
+        return np.asarray(text.to_numpy(dtype=object), dtype=object)
+
+    return detail
+
+
+def _listing(rows: pd.Series) -> str:
+    numbers = sorted(rows.tolist())
+    text = ", ".join(map(str, numbers[:_MAX_LISTED_ROWS]))
+    if len(numbers) > _MAX_LISTED_ROWS:
+        text += f" m.fl. ({len(numbers)} rader)"
+    return text
+
+
+def _too_long(length: np.ndarray, limit: int) -> Callable[[np.ndarray], np.ndarray]:
+    def detail(where: np.ndarray) -> np.ndarray:
+        texts = [f"för långt värde ({n} tecken, högst {limit})" for n in length[where]]
+        return np.asarray(texts, dtype=object)
+
+    return detail
+
+
+def _date_detail(shaped: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Written YYYY-MM-DD but no such day, or not written YYYY-MM-DD at all."""
+
+    def detail(where: np.ndarray) -> np.ndarray:
+        return np.where(shaped[where], _NO_SUCH_DATE, _DATE_FORMAT).astype(object)
+
+    return detail
+
+
+def _personnummer_detail(reasons: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    def detail(where: np.ndarray) -> np.ndarray:
+        return np.asarray([_PERSONNUMMER_TEXT[r] for r in reasons[where]], dtype=object)
+
+    return detail
+
+
+def _code_detail(
+    values: np.ndarray, known: str, unknown: str
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``known`` with {code} filled in when the value looks like a code, else ``unknown``."""
+
+    def detail(where: np.ndarray) -> np.ndarray:
+        return np.asarray(
+            [known.format(code=v) if _CODE_LIKE.fullmatch(v) else unknown for v in values[where]],
+            dtype=object,
+        )
+
+    return detail
+
+
+def _duplicated(values: np.ndarray, consider: np.ndarray) -> np.ndarray:
+    """Rows whose value (among ``consider``) is shared with another considered row."""
+    out = np.zeros(len(values), dtype=bool)
+    where = np.flatnonzero(consider)
+    if len(where):
+        out[where] = pd.Series(values[where]).duplicated(keep=False).to_numpy()
+    return out
+
+
+def _none_if_empty(values: np.ndarray, index: pd.Index) -> pd.Series:
+    out = values.copy()
+    out[out == ""] = None
+    return pd.Series(out, index=index, dtype=object)
+
+
+def validate(
+    rows: pd.DataFrame,
+    *,
+    known_units: Collection[str],
+    known_cost_centres: Collection[str],
+    known_employee_numbers: Collection[str] = (),
+    today: date,
+) -> Validated:
+    """Check every row of an HR export (as :attr:`HrExport.rows`) over whole columns.
+
+    A row with several problems gets one quarantine row per problem; every row is either in
+    ``valid`` or has at least one quarantine row. All rows sharing an employee number (or a
+    personnummer, or a user id) are quarantined: we can't know which one is right. A manager
+    must be an employee number somewhere in the file or in ``known_employee_numbers``.
+    """
+    absent = [c for c in HR_EXPORT_COLUMNS if c not in rows.columns]
+    if absent:
+        raise ValueError(f"rows lack columns: {', '.join(absent)}")
+    line = np.asarray(rows.index, dtype=np.int64)
+    text = {c: _text_column(rows[c]) for c in HR_EXPORT_COLUMNS}
+    empty = {c: text[c] == "" for c in HR_EXPORT_COLUMNS}
+    number = text["anstallningsnummer"]
+    problems = _Problems(line, number)
+
+    for column in HR_EXPORT_COLUMNS:
+        values = text[column]
+        if column in REQUIRED_FIELDS:
+            problems.add(empty[column], column, Reason.MISSING)
+        if column in _FREE_TEXT and not "".join(values).isprintable():  # rows only if it fails
+            has = np.fromiter(map(_CONTROL.search, values), dtype=bool, count=len(values))
+            problems.add(has, column, Reason.CONTROL_CHARACTER)
+        limit = MAX_LENGTH.get(column)
+        if limit is not None:
+            length = _lengths(values)
+            problems.add(length > limit, column, Reason.TOO_LONG, _too_long(length, limit))
+
+    index = rows.index
+    digits, why = validate_personnummer_series(
+        pd.Series(text["personnummer"], index=index, dtype="str"), today=today
+    )
+    why_values = why.to_numpy(dtype=object, na_value=None)
+    problems.add(
+        ~empty["personnummer"] & why.notna().to_numpy(),
+        "personnummer",
+        Reason.INVALID_PERSONNUMMER,
+        _personnummer_detail(why_values),
+    )
+
+    email = text["epost"]
+    has_email = np.flatnonzero(~empty["epost"])
+    bad_email = np.zeros(len(line), dtype=bool)
+    if len(has_email):
+        matched = np.fromiter(map(_EMAIL.fullmatch, email[has_email]), dtype=bool)
+        bad_email[has_email] = ~matched
+    problems.add(bad_email, "epost", Reason.INVALID_EMAIL)
+
+    start, start_ok, start_shaped = _parse_dates(text["anstallning_from"])
+    end, end_ok, end_shaped = _parse_dates(text["anstallning_tom"])
+    for column, ok, shaped in (
+        ("anstallning_from", start_ok | empty["anstallning_from"], start_shaped),
+        ("anstallning_tom", end_ok, end_shaped),
+    ):
+        problems.add(~ok, column, Reason.INVALID_DATE, _date_detail(shaped))
+    problems.add(
+        ~np.isnat(start) & ~np.isnat(end) & (end < start),
+        "anstallning_tom",
+        Reason.END_BEFORE_START,
+    )
+
+    category = text["behovskategori"]
+    category_ok = empty["behovskategori"].copy()
+    single = np.flatnonzero(_lengths(category) == 1)
+    if len(single):
+        points = np.asarray(category[single], dtype="<U1").view(np.uint32)
+        category_ok[single] = (points >= ord("1")) & (points <= ord("3"))
+    problems.add(~category_ok, "behovskategori", Reason.INVALID_CATEGORY)
+    for column, known, reason, noun in (
+        ("organisationsenhet", known_units, Reason.UNKNOWN_UNIT, "organisationsenheten"),
+        ("kostnadsstalle", known_cost_centres, Reason.UNKNOWN_COST_CENTRE, "kostnadsstället"),
+    ):
+        values = text[column]
+        unknown = ~empty[column] & ~pd.Series(values).isin(list(known)).to_numpy()
+        problems.add(
+            unknown,
+            column,
+            reason,
+            _code_detail(values, f"{noun} {{code}} finns inte i registret", REASON_TEXT[reason]),
+        )
+
+    for column, key, reason, noun in (
+        ("anstallningsnummer", number, Reason.DUPLICATE_EMPLOYEE_NUMBER, "anställningsnummer"),
+        ("personnummer", _digits_key(digits), Reason.DUPLICATE_PERSONNUMMER, "personnummer"),
+        ("anvandarid", text["anvandarid"], Reason.DUPLICATE_USER_ID, "användar-id"),
+    ):
+        shared = _duplicated(key, key != ("" if key.dtype == object else 0))
+        problems.add(shared, column, reason, _rows_listing(line, key, noun))
+
+    manager = text["chef_anstallningsnummer"]
+    known_numbers = set(number[~empty["anstallningsnummer"]].tolist())
+    known_numbers.update(known_employee_numbers)
+    problems.add(
+        ~empty["chef_anstallningsnummer"] & ~pd.Series(manager).isin(known_numbers).to_numpy(),
+        "chef_anstallningsnummer",
+        Reason.UNKNOWN_MANAGER,
+        _code_detail(
+            manager,
+            "chefens anställningsnummer {code} finns varken i filen eller i registret",
+            REASON_TEXT[Reason.UNKNOWN_MANAGER],
+        ),
+    )
+
+    quarantine = problems.table()
+    ok = ~problems.bad
+    valid_index = pd.Index(line[ok], dtype=np.int64, name="row")
+    good_digits = digits.to_numpy(dtype=object, na_value="")[ok]
+    valid = pd.DataFrame(
+        {
+            "employee_number": pd.Series(number[ok], index=valid_index, dtype="str"),
+            "personnummer": pd.Series(good_digits, index=valid_index, dtype="str"),
+            "samordning": pd.Series(_samordning(good_digits), index=valid_index, dtype=bool),
+            "first_name": pd.Series(text["fornamn"][ok], index=valid_index, dtype="str"),
+            "last_name": pd.Series(text["efternamn"][ok], index=valid_index, dtype="str"),
+            "email": _none_if_empty(text["epost"][ok], valid_index),
+            "title": _none_if_empty(text["titel"][ok], valid_index),
+            "user_id": _none_if_empty(text["anvandarid"][ok], valid_index),
+            "unit_code": pd.Series(text["organisationsenhet"][ok], index=valid_index, dtype="str"),
+            "cost_centre_code": pd.Series(
+                text["kostnadsstalle"][ok], index=valid_index, dtype="str"
+            ),
+            "visiting_address": _none_if_empty(text["besoksadress"][ok], valid_index),
+            "manager_number": _none_if_empty(manager[ok], valid_index),
+            "keywords": _none_if_empty(text["sokord"][ok], valid_index),
+            "employment_start": pd.Series(start[ok], index=valid_index),
+            "employment_end": pd.Series(end[ok], index=valid_index),
+            "need_category": pd.Series(_categories(category[ok]), index=valid_index),
+        },
+        index=valid_index,
+    )
+    return Validated(valid=valid, quarantine=quarantine)
+
+
+def _categories(values: np.ndarray) -> pd.arrays.IntegerArray:
+    """Checked categories ("", "1", "2", "3") as Int8, <NA> for ""."""
+    empty = values == ""
+    numbers = np.zeros(len(values), dtype=np.int8)
+    if (~empty).any():
+        points = np.asarray(values[~empty], dtype="<U1").view(np.uint32)
+        numbers[~empty] = points - ord("0")
+    return pd.arrays.IntegerArray(numbers, empty)
+
+
+def _digits_key(digits: pd.Series) -> np.ndarray:
+    """The 12 digits as int64 (0 for no valid number): hashing ints beats hashing strings."""
+    valid = digits.notna().to_numpy()
+    key = np.zeros(len(digits), dtype=np.int64)
+    if valid.any():
+        points = np.asarray(digits[valid].to_numpy(dtype=object), dtype="<U12").view(np.uint32)
+        values = points.reshape(-1, 12).astype(np.int64) - 48
+        key[valid] = values @ (10 ** np.arange(11, -1, -1, dtype=np.int64))
+    return key
+
+
+def _samordning(digits: np.ndarray) -> np.ndarray:
+    """Day of month + 60 in 12 valid digits YYYYMMDDNNNC."""
+    if not len(digits):
+        return np.zeros(0, dtype=bool)
+    points = np.asarray(digits, dtype="<U12").view(np.uint32).reshape(-1, 12).astype(np.int64)
+    day = (points[:, 6] - 48) * 10 + points[:, 7] - 48
+    return day > 60

@@ -1,0 +1,92 @@
+"""The directory-sync flow under a real Prefect server."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from flows.directory_sync import directory_sync
+from models.audit import AuditEvent
+from models.directory_sync import SyncStatus
+from telefoni import demo
+from telefoni.settings import get_settings
+
+
+@pytest.fixture
+def hr_file(flow_db: Engine, tmp_path: Path) -> Path:
+    town = demo.generate(employees=120, seed=3, today=date.today())
+    with Session(flow_db) as session, session.begin():
+        demo.load(session, town, vault=demo.vault_from(get_settings()))
+    frame = demo.hr_export_frame(town)
+    frame.loc[4, "titel"] = "Telefonansvarig"
+    path = tmp_path / "hr-export.csv"
+    frame.to_csv(path, sep=";", index=False, encoding="utf-8-sig")
+    return path
+
+
+def artifacts_of(flow_run_id: object) -> dict[str, str]:
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])  # type: ignore[list-item]
+            )
+        )
+    return {str(a.key): str(a.data) for a in found}
+
+
+def test_sync_flow_applies_and_reports(flow_db: Engine, hr_file: Path) -> None:
+    state = directory_sync(path=str(hr_file), started_by="hr.handlaggare", return_state=True)
+    report = state.result()
+
+    assert report.status is SyncStatus.APPLIED
+    assert (report.changed, report.joiners, report.leavers) == (1, 0, 0)
+    found = artifacts_of(state.state_details.flow_run_id)
+    assert "| ändrade personer | 1 |" in found["directory-sync"]
+    assert "Telefonansvarig" in found["directory-sync-changes"]
+    with Session(flow_db) as session:
+        event = session.scalars(select(AuditEvent)).one()
+    assert (event.actor_type, event.actor_id) == ("person", "hr.handlaggare")
+    assert event.flow_run_id == str(state.state_details.flow_run_id)
+
+
+def test_a_file_still_being_written_is_read_when_complete(
+    flow_db: Engine, hr_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TELEFONI_HR_READ_RETRY_SECONDS", "1")
+    get_settings.cache_clear()
+    whole = hr_file.read_bytes()
+    cut = whole[: len(whole) - 40]  # the writer is mid-row
+    hr_file.write_bytes(cut)
+
+    def finish_writing() -> None:
+        time.sleep(1.5)
+        hr_file.write_bytes(whole)
+
+    writer = threading.Thread(target=finish_writing)
+    writer.start()
+    report = directory_sync(path=str(hr_file))
+    writer.join()
+
+    assert report.status is SyncStatus.APPLIED
+    assert report.rows_read == 120
+    assert report.changed == 1
+
+
+def test_a_broken_file_fails_at_once_with_a_clear_error(flow_db: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "fel.csv"
+    path.write_text("anstallningsnummer,personnummer,fornamn\n1,2,3\n", encoding="utf-8")
+    started = time.monotonic()
+    state = directory_sync(path=str(path), return_state=True)
+    assert state.is_failed()
+    assert time.monotonic() - started < 20  # not retried: an invalid file stays invalid
+    with pytest.raises(Exception, match=r"fel\.csv.*rad 1") as info:
+        state.result()
+    assert "komma" in str(info.value)

@@ -1,0 +1,35 @@
+"""Fixtures for tests that talk to real services: an SMTP server, a database of their own."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+
+import pytest
+from sqlalchemy import Engine
+
+from telefoni import migrate
+from tests.conftest import ENGINES
+from tests.integration.smtp_server import SmtpServer
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server on 127.0.0.1 (free port), stopped after the test."""
+    server = SmtpServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=ENGINES)
+def relay_db(
+    request: pytest.FixtureRequest,
+    make_empty_database: Callable[[str], AbstractContextManager[Engine]],
+) -> Iterator[Engine]:
+    """A fresh migrated database per test: code that opens its own transactions needs one."""
+    with make_empty_database(request.param) as engine:
+        migrate.upgrade(engine)
+        yield engine

@@ -1,0 +1,265 @@
+"""The directory sync against a real register (SQLite and PostgreSQL) loaded with a demo town."""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from models.audit import AuditEvent, verify
+from models.directory_sync import BrakeLimits, HrQuarantine, SyncRun, SyncStatus
+from models.hr_export import HR_EXPORT_COLUMNS, HrExport, read_hr_export
+from models.outbox import OutboxMessage, RetryPolicy
+from models.personnummer import PersonnummerVault, make_personnummer
+from models.register import DirectoryEntry, Employee
+from tasks.directory_sync import SyncAlreadyRunning, SyncOptions, SyncReport, sync_directory
+from tasks.mail import SmtpTransport
+from tasks.outbox import relay_outbox
+from telefoni import demo
+from tests.integration.smtp_server import SmtpServer
+
+TODAY = date(2026, 11, 28)
+EMPLOYEES = 300
+
+
+@dataclass
+class Town:
+    engine: Engine
+    export: pd.DataFrame  # the HR export of the loaded town, as text
+    folder: Path
+    vault: PersonnummerVault
+
+    def write(self, frame: pd.DataFrame, name: str) -> Path:
+        path = self.folder / name
+        frame.to_csv(path, sep=";", index=False, encoding="utf-8-sig", lineterminator="\r\n")
+        return path
+
+    def sync(self, path: Path, **options: object) -> SyncReport:
+        return sync_directory(
+            self.engine,
+            read_hr_export(path),
+            vault=self.vault,
+            options=SyncOptions(
+                contact_centre_email="kontaktcenter@sjobacka.example",
+                mail_domain="sjobacka.example",
+                municipality="Sjöbacka kommun",
+                **options,  # type: ignore[arg-type]
+            ),
+            today=TODAY,
+        )
+
+    def count(self, model: type) -> int:
+        with Session(self.engine) as session:
+            return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+    def entry(self, employee_number: str) -> DirectoryEntry | None:
+        with Session(self.engine) as session:
+            return session.scalar(
+                select(DirectoryEntry)
+                .join(Employee, DirectoryEntry.employee_id == Employee.id)
+                .where(Employee.employee_number == employee_number)
+            )
+
+
+@pytest.fixture
+def town(relay_db: Engine, vault: PersonnummerVault, tmp_path: Path) -> Iterator[Town]:
+    generated = demo.generate(employees=EMPLOYEES, seed=7, today=TODAY)
+    with Session(relay_db) as session, session.begin():
+        demo.load(session, generated, vault=vault)
+    yield Town(relay_db, demo.hr_export_frame(generated), tmp_path, vault)
+
+
+def assert_rows_add_up(report: SyncReport) -> None:
+    assert report.rows_read == report.rows_applied + report.rows_unchanged + report.rows_quarantined
+
+
+def test_the_towns_own_export_changes_nothing(town: Town) -> None:
+    report = town.sync(town.write(town.export, "hr.csv"))
+    assert report.status is SyncStatus.APPLIED
+    assert (report.joiners, report.changed, report.leavers, report.rows_quarantined) == (0, 0, 0, 0)
+    assert report.rows_unchanged == EMPLOYEES
+    assert_rows_add_up(report)
+    assert town.count(OutboxMessage) == 0
+
+
+def test_joiners_changes_leavers_and_quarantine(town: Town) -> None:
+    hr = town.export.copy()
+    ended_at = next(
+        i for i in hr.index[hr["anstallning_from"] < "2026-01-01"] if i not in (10, 20, 40)
+    )
+    changed_title, gone, broken, ended = hr.loc[10], hr.loc[20], hr.loc[40], hr.loc[ended_at]
+    hr.loc[10, "titel"] = "Samordnare telefoni"
+    hr.loc[ended_at, "anstallning_tom"] = "2026-10-31"
+    hr.loc[40, "personnummer"] = "19850709-0000"  # checksum wrong: quarantined
+    hr = hr.drop(index=20)
+    joiner = hr.iloc[50].copy()
+    joiner["anstallningsnummer"] = "N900001"
+    joiner["personnummer"] = make_personnummer(date(1990, 1, 1), 980).canonical()
+    joiner["anvandarid"] = "nyan0001"
+    joiner["epost"] = "ny.anstalld@sjobacka.example"
+    joiner["fornamn"], joiner["efternamn"] = "Ålva", "Nyström"
+    hr = pd.concat([hr, joiner.to_frame().T], ignore_index=True)
+    events_before = town.count(AuditEvent)
+
+    report = town.sync(town.write(hr, "hr-2.csv"))
+
+    assert_rows_add_up(report)
+    assert (report.joiners, report.changed, report.leavers) == (1, 1, 2)
+    assert report.rows_quarantined == 1
+    assert report.rows_read == EMPLOYEES
+    # the directory as the contact centre sees it
+    entry = town.entry(changed_title["anstallningsnummer"])
+    assert entry is not None and entry.title == "Samordnare telefoni"
+    assert town.entry(gone["anstallningsnummer"]) is None
+    assert town.entry(ended["anstallningsnummer"]) is None
+    new = town.entry("N900001")
+    assert new is not None and new.name == "Ålva Nyström"
+    # the quarantined person is untouched, not read as having left
+    kept = town.entry(broken["anstallningsnummer"])
+    assert kept is not None and kept.name == f"{broken['fornamn']} {broken['efternamn']}"
+    assert town.count(AuditEvent) - events_before == 4  # one event per changed person
+    with Session(town.engine) as session:
+        q = session.scalars(select(HrQuarantine)).all()
+        assert [(x.employee_number, x.field, x.reason) for x in q] == [
+            (broken["anstallningsnummer"], "personnummer", "invalid_personnummer")
+        ]
+        assert all("0000" not in (x.detail or "") for x in q)
+        assert verify(session).intact
+        actions = session.scalars(
+            select(AuditEvent.action).where(AuditEvent.seq > events_before)
+        ).all()
+        assert sorted(actions) == sorted(
+            ["directory.created", "directory.updated", "directory.removed", "directory.removed"]
+        )
+        mail = session.scalars(select(OutboxMessage)).one()
+        assert mail.recipient == "kontaktcenter@sjobacka.example"
+        assert "1 nya, 1 ändrade, 2 borttagna, 1 rader i karantän" in mail.subject
+        assert mail.attachments[0].filename.endswith(".xlsx")
+
+
+def test_the_same_file_twice_changes_nothing_the_second_time(town: Town) -> None:
+    hr = town.export.copy()
+    hr.loc[hr.index[5], "titel"] = "Ny titel"
+    path = town.write(hr, "hr.csv")
+    first = town.sync(path)
+    assert first.changed == 1
+    events, mails = town.count(AuditEvent), town.count(OutboxMessage)
+
+    second = town.sync(path)
+
+    assert (second.joiners, second.changed, second.leavers, second.rows_applied) == (0, 0, 0, 0)
+    assert town.count(AuditEvent) == events
+    assert town.count(OutboxMessage) == mails
+
+
+def test_an_export_that_removes_everyone_is_braked(town: Town) -> None:
+    path = town.write(town.export.head(1), "hr-nearly-empty.csv")
+    report = town.sync(path)
+    assert report.status is SyncStatus.BRAKED
+    assert "skulle ta bort" in (report.message or "")
+    assert town.count(AuditEvent) == 0
+    assert town.count(DirectoryEntry) > EMPLOYEES  # nothing removed
+    with Session(town.engine) as session:
+        run = session.scalars(select(SyncRun)).one()
+        assert run.status is SyncStatus.BRAKED
+
+
+def test_the_brake_can_be_overridden_with_a_reason(town: Town) -> None:
+    path = town.write(town.export.head(200), "hr-reorganised.csv")
+    report = town.sync(path, allow_mass_removal=True, override_reason="Omorganisation 2026")
+    assert report.status is SyncStatus.APPLIED
+    assert report.leavers == EMPLOYEES - 200
+    with Session(town.engine) as session:
+        override = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "directory_sync.brake_overridden")
+        ).one()
+        assert "Omorganisation 2026" in (override.reason or "")
+
+
+def test_an_export_thirty_percent_shorter_than_the_last_is_braked(town: Town) -> None:
+    town.sync(town.write(town.export, "full.csv"))
+    limits = BrakeLimits(max_removal_share=1.0, max_removal_count=10_000)  # only the shrink rule
+    report = town.sync(town.write(town.export.head(210), "short.csv"), limits=limits)
+    assert report.status is SyncStatus.BRAKED
+    assert "30%" in (report.message or "") or "30 %" in (report.message or "")
+
+
+def test_dry_run_writes_nothing(town: Town) -> None:
+    hr = town.export.copy().drop(index=town.export.index[:3])
+    report = town.sync(town.write(hr, "hr.csv"), dry_run=True)
+    assert report.status is SyncStatus.DRY_RUN
+    assert report.leavers == 3
+    assert town.count(SyncRun) == 0
+    assert town.count(AuditEvent) == 0
+    assert town.count(DirectoryEntry) > EMPLOYEES
+
+
+def test_the_contact_centre_gets_the_change_list(town: Town, smtp_server: SmtpServer) -> None:
+    hr = town.export.copy()
+    hr.loc[hr.index[3], "titel"] = '=HYPERLINK("x")'  # stays text in the XLSX
+    town.sync(town.write(hr, "hr.csv"))
+
+    transport = SmtpTransport(host=smtp_server.host, port=smtp_server.port, sender="t@s.example")
+    report = relay_outbox(town.engine, transport, policy=RetryPolicy())
+
+    assert report.sent == 1
+    (received,) = smtp_server.messages
+    assert received.rcpt_tos == ("kontaktcenter@sjobacka.example",)
+    assert "Kunddatabasen: 0 nya, 1 ändrade" in received.subject
+    (attachment,) = [p for p in received.message.iter_attachments()]
+    assert str(attachment.get_filename()).endswith(".xlsx")
+    book = openpyxl.load_workbook(io.BytesIO(attachment.get_content()))
+    rows = list(book["Ändringar"].values)
+    assert rows[0][:4] == ("anställningsnummer", "namn", "ändring", "fält")
+    assert rows[1][3] == "titel" and rows[1][5] == '=HYPERLINK("x")'
+    assert book["Ändringar"].cell(row=2, column=6).data_type == "s"
+
+
+def test_export_columns_match_what_the_demo_writes() -> None:
+    assert tuple(demo.HR_EXPORT_COLUMNS) == HR_EXPORT_COLUMNS
+
+
+def test_two_syncs_started_together_apply_once(town: Town) -> None:
+    """50 times: two syncs of a new export start at the same moment; exactly one applies."""
+    rounds = 50
+    for i in range(rounds):
+        hr = town.export.copy()
+        hr.loc[7, "titel"] = f"Titel version {i}"
+        path = town.write(hr, f"hr-{i}.csv")
+        exports = [read_hr_export(path), read_hr_export(path)]
+        start = threading.Barrier(2)
+        events = town.count(AuditEvent)
+
+        def run(
+            export: HrExport, start: threading.Barrier = start
+        ) -> SyncReport | SyncAlreadyRunning:
+            start.wait()
+            try:
+                return sync_directory(
+                    town.engine, export, vault=town.vault, options=SyncOptions(), today=TODAY
+                )
+            except SyncAlreadyRunning as exc:
+                return exc
+
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = list(pool.map(run, exports))
+
+        applied = [o for o in outcomes if isinstance(o, SyncReport) and o.rows_applied]
+        others = [o for o in outcomes if o not in applied]
+        assert len(applied) == 1, outcomes
+        assert all(isinstance(o, SyncAlreadyRunning) or o.rows_applied == 0 for o in others), (
+            outcomes
+        )
+        assert town.count(AuditEvent) == events + 1
+    with Session(town.engine) as session:
+        assert verify(session).intact

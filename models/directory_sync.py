@@ -187,7 +187,8 @@ def desired_frame(valid: pd.DataFrame, pnr_hashes: pd.Series, phone: pd.Series) 
     desired["employment_end"] = as_text(valid["employment_end"])
     desired["need_category"] = as_text(valid["need_category"])
     desired["name"] = desired["first_name"] + " " + desired["last_name"]
-    desired["phone_number"] = desired["employee_number"].map(phone).fillna("").astype(object)
+    numbers = desired["employee_number"].map(phone).astype(object)
+    desired["phone_number"] = numbers.where(numbers.notna(), "")
     return desired
 
 

@@ -1,0 +1,265 @@
+"""How fast the outbox relay sends, next to a bare smtplib loop over one connection.
+
+    uv run python bench/relay.py [--mails 10000] [--engine sqlite|postgresql] [--repeat 2]
+                                 [--profile]
+
+Queues N notices (template "meddelande", no attachment) in a fresh database, starts a local
+aiosmtpd in a process of its own that only counts, then measures (a) `relay_outbox` sending
+all N (batch_size 500) and (b) smtplib sending the same messages, built beforehand with
+`tasks.mail.build_message`, over one connection. The two alternate `--repeat` times (the
+outbox is put back between relay runs) and the best of each counts: this machine is shared.
+The ratio relay/bare should be at least 0.5. `--profile` shows where the relay spends time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import multiprocessing
+import os
+import pstats
+import smtplib
+import socket
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from multiprocessing.sharedctypes import Synchronized
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+POSTGRES_URL = os.environ.get(
+    "TELEFONI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+SENDER = "telefoni@hallsberg.example"
+SENDER_NAME = "Telefoni – Hallsbergs kommun"
+DOMAIN = "hallsberg.example"
+NAMES = [
+    "Åsa Öberg",
+    "Björn Ärlig",
+    "Märta Ståhl",
+    "Örjan Åkesson",
+    "Gösta Lindén",
+    "Kerstin Nyström",
+]
+
+
+# --- a counting SMTP server, in its own process so it does not share our GIL -------------
+
+
+class _Counter:
+    def __init__(self, count: Synchronized[int]) -> None:
+        self.count = count
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.count.get_lock():
+            self.count.value += 1
+        return "250 OK"
+
+
+def _serve(port: int, count: Synchronized[int], ready: Any, stop: Any) -> None:
+    from aiosmtpd.controller import Controller
+
+    controller = Controller(_Counter(count), hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    stop.wait()
+    controller.stop()
+
+
+@contextmanager
+def counting_server() -> Iterator[tuple[int, Synchronized[int]]]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    ctx = multiprocessing.get_context("spawn")
+    count: Synchronized[int] = ctx.Value("l", 0)
+    ready, stop = ctx.Event(), ctx.Event()
+    process = ctx.Process(target=_serve, args=(port, count, ready, stop), daemon=True)
+    process.start()
+    if not ready.wait(30):
+        process.kill()
+        raise RuntimeError("the SMTP server did not start")
+    try:
+        yield port, count
+    finally:
+        stop.set()
+        process.join(10)
+        if process.is_alive():
+            process.kill()
+
+
+# --- a fresh database --------------------------------------------------------------------
+
+
+@contextmanager
+def fresh_database(kind: str) -> Iterator[str]:
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="relay-bench-") as tmp:
+            yield f"sqlite:///{Path(tmp) / 'bench.db'}"
+        return
+    from sqlalchemy import create_engine, make_url, text
+
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"telefoni_bench_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def queue(engine: Any, mails: int) -> None:
+    from sqlalchemy.orm import Session
+
+    from models.outbox import enqueue
+
+    with Session(engine) as session, session.begin():
+        for i in range(1, mails + 1):
+            enqueue(
+                session,
+                template="meddelande",
+                business_key=f"bench-{i}",
+                recipient=f"anstalld{i}@hallsberg.example",
+                context={
+                    "subject": f"Din nya mobiltelefon är klar att hämta (ärende {i})",
+                    "name": NAMES[i % len(NAMES)],
+                    "paragraphs": [
+                        "Din beställning av en ny mobiltelefon har levererats till "
+                        "IT-servicedesken i kommunhuset, Västra Storgatan 16 i Hallsberg.",
+                        "Du kan hämta den vardagar mellan 08.00 och 16.00. Ta med giltig "
+                        "legitimation och lämna tillbaka din gamla telefon samtidigt, så "
+                        "raderar vi den åt dig enligt kommunens rutin för återlämning.",
+                        "Ditt telefonnummer följer med till den nya telefonen; växeln och "
+                        "kontaktcenter ser ingen skillnad. Har du frågor, ring IT-supporten "
+                        "på 0582-68 50 00 eller svara på ärendet i självservicen.",
+                    ],
+                    "municipality": "Hallsbergs kommun",
+                },
+                sender_domain=DOMAIN,
+            )
+
+
+def all_message_bytes(engine: Any) -> list[tuple[str, bytes]]:
+    """(recipient, the bytes the relay sends) of every queued mail, built before timing."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from models.outbox import OutboxMessage
+    from tasks.mail import OutgoingMail, build_message
+
+    with Session(engine) as session:
+        rows = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+        return [
+            (
+                r.recipient,
+                build_message(
+                    OutgoingMail(
+                        outbox_id=r.id,
+                        recipient=r.recipient,
+                        subject=r.subject,
+                        text=r.body_text,
+                        html=r.body_html,
+                        message_id=r.message_id,
+                    ),
+                    SENDER,
+                    SENDER_NAME,
+                ).as_bytes(),
+            )
+            for r in rows
+        ]
+
+
+def _runs(times: list[float]) -> str:
+    return ", ".join(f"{t:.2f}" for t in times)
+
+
+def requeue(engine: Any) -> None:
+    """Put every mail back in the outbox, as if never sent, for another timed run."""
+    from sqlalchemy import update
+
+    from models.base import utcnow
+    from models.outbox import OutboxMessage, OutboxStatus
+
+    with engine.begin() as conn:
+        conn.execute(
+            update(OutboxMessage).values(
+                status=OutboxStatus.PENDING, attempts=0, sent_at=None, next_attempt_at=utcnow()
+            )
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mails", type=int, default=10_000)
+    parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--repeat", type=int, default=2, help="timed runs of each; best counts")
+    parser.add_argument("--profile", action="store_true", help="profile the last relay run")
+    args = parser.parse_args()
+
+    from models.outbox import RetryPolicy
+    from tasks.mail import SmtpTransport
+    from tasks.outbox import relay_outbox
+    from telefoni import migrate
+    from telefoni.db import make_engine
+
+    relay_times: list[float] = []
+    bare_times: list[float] = []
+    profile = cProfile.Profile() if args.profile else None
+    with counting_server() as (port, count), fresh_database(args.engine) as url:
+        engine = make_engine(url)
+        migrate.upgrade(engine)
+        started = time.perf_counter()
+        queue(engine, args.mails)
+        took = time.perf_counter() - started
+        print(f"{args.mails} mails queued on {args.engine} in {took:.1f} s")
+        messages = all_message_bytes(engine)
+        transport = SmtpTransport(
+            host="127.0.0.1", port=port, sender=SENDER, sender_name=SENDER_NAME
+        )
+
+        for run in range(args.repeat):  # alternate, so that a busy moment hits both alike
+            count.value = 0
+            started = time.perf_counter()
+            with smtplib.SMTP("127.0.0.1", port) as client:
+                for recipient, data in messages:
+                    client.sendmail(SENDER, [recipient], data)
+            bare_times.append(time.perf_counter() - started)
+            assert count.value == args.mails, count.value
+
+            if run:
+                requeue(engine)
+            count.value = 0
+            last = run == args.repeat - 1
+            started = time.perf_counter()
+            if profile and last:
+                profile.enable()
+            report = relay_outbox(
+                engine, transport, policy=RetryPolicy(), batch_size=args.batch_size
+            )
+            if profile and last:
+                profile.disable()
+            relay_times.append(time.perf_counter() - started)
+            assert report.sent == args.mails == count.value, (report, count.value)
+        engine.dispose()
+
+    relay_rate, bare_rate = args.mails / min(relay_times), args.mails / min(bare_times)
+    print(f"relay_outbox : {relay_rate:6.0f} mails/s (runs: {_runs(relay_times)} s)")
+    print(f"bare smtplib : {bare_rate:6.0f} mails/s (runs: {_runs(bare_times)} s)")
+    verdict = "ok" if relay_rate / bare_rate >= 0.5 else "below the target 0.5"
+    print(f"ratio relay/bare: {relay_rate / bare_rate:.2f} ({verdict})")
+    if profile:
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
+        pstats.Stats(profile).sort_stats("tottime").print_stats(20)
+
+
+if __name__ == "__main__":
+    main()

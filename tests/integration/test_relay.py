@@ -1,0 +1,449 @@
+"""The outbox relay against a real SMTP server, on SQLite and PostgreSQL.
+
+Each test checks what an IT admin would: the rows in outbox_message (status, attempts,
+sent_at, last_error) and what the mail server actually received.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from models.base import utcnow
+from models.outbox import Attachment, OutboxMessage, OutboxStatus, RetryPolicy, enqueue
+from tasks.mail import FolderTransport, MailServerUnavailable, SmtpTransport
+from tasks.outbox import RelayReport, relay_outbox
+from tests.integration.smtp_server import DROP, SmtpServer
+
+SENDER = "telefoni@hallsberg.example"
+DOMAIN = "hallsberg.example"
+SENDER_NAME = "Telefoni – Hallsbergs kommun"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Due again at once after a temporary refusal; three attempts, then a dead letter.
+INSTANT = RetryPolicy(max_attempts=3, base_seconds=0, jitter=0)
+NAMES = ["Åsa Öberg", "Björn Ärlig", "Märta Ståhl", "Örjan Åkesson", "Gösta Lindén"]
+
+
+@dataclass(frozen=True)
+class Queued:
+    id: int
+    message_id: str
+    recipient: str
+    subject: str
+    name: str
+
+
+def xlsx_bytes() -> bytes:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Anställd", "Nummer", "Förvaltning"])
+    sheet.append(["Åsa Öberg", "+46701234567", "Socialförvaltningen"])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def queue(
+    engine: Engine, count: int, *, attachments: dict[int, Attachment] | None = None
+) -> list[Queued]:
+    """Queue `count` notices (1-based; `attachments` by number) in one transaction."""
+    attachments = attachments or {}
+    queued = []
+    with Session(engine) as session, session.begin():
+        for i in range(1, count + 1):
+            name = NAMES[i % len(NAMES)]
+            row = enqueue(
+                session,
+                template="meddelande",
+                business_key=f"test-{i}",
+                recipient=f"person{i}@hallsberg.example",
+                context={
+                    "subject": f"Din nya mobil är på väg – ärende {i} (åäö ÅÄÖ)",
+                    "name": name,
+                    "paragraphs": [
+                        "Telefonen skickas till din förvaltnings växel i Hallsberg.",
+                        "Hämta den i receptionen på Västra Storgatan; ta med legitimation.",
+                    ],
+                    "municipality": "Hallsbergs kommun",
+                },
+                sender_domain=DOMAIN,
+                attachments=[attachments[i]] if i in attachments else [],
+            )
+            queued.append(Queued(row.id, row.message_id, row.recipient, row.subject, name))
+    return queued
+
+
+def rows(engine: Engine) -> dict[str, dict[str, Any]]:
+    """Every outbox row by Message-ID, as the IT admin would query it."""
+    table = OutboxMessage.__table__
+    with engine.connect() as conn:
+        return {r["message_id"]: dict(r) for r in conn.execute(select(table)).mappings()}
+
+
+def smtp(server: SmtpServer) -> SmtpTransport:
+    return SmtpTransport(
+        host=server.host, port=server.port, sender=SENDER, sender_name=SENDER_NAME, timeout=5
+    )
+
+
+def relay(engine: Engine, server: SmtpServer, **kwargs: Any) -> RelayReport:
+    kwargs.setdefault("policy", INSTANT)
+    return relay_outbox(engine, smtp(server), **kwargs)
+
+
+def url(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
+def telefoni_env(engine: Engine, tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "TELEFONI_DATABASE_URL": url(engine),
+        "TELEFONI_ENVIRONMENT": "test",
+        "TELEFONI_DATA_DIR": str(tmp_path),
+        **extra,
+    }
+
+
+def assert_sent_once(row: dict[str, Any], *, attempts: int = 1) -> None:
+    assert row["status"] == OutboxStatus.SENT
+    assert row["attempts"] == attempts
+    assert row["sent_at"] is not None
+    assert utcnow() - timedelta(minutes=5) < row["sent_at"] <= utcnow()
+    assert row["last_error"] is None
+
+
+def test_happy_path_delivers_each_mail_once_intact(
+    relay_db: Engine, smtp_server: SmtpServer
+) -> None:
+    sheet = xlsx_bytes()
+    queued = queue(relay_db, 4, attachments={2: Attachment("Abonnemang_Örebro.xlsx", XLSX, sheet)})
+
+    report = relay(relay_db, smtp_server)
+
+    assert (report.sent, report.retry_later, report.dead, report.still_pending) == (4, 0, 0, 0)
+    assert not report.skipped
+    copies = smtp_server.by_message_id()
+    assert sorted(copies) == sorted(q.message_id for q in queued)
+    stored = rows(relay_db)
+    for q in queued:
+        assert len(copies[q.message_id]) == 1, q
+        got = copies[q.message_id][0]
+        assert got.rcpt_tos == (q.recipient,)
+        assert got.mail_from == SENDER
+        assert got.message_id == stored[q.message_id]["message_id"]
+        assert got.subject == q.subject and "på väg" in got.subject and "åäö ÅÄÖ" in got.subject
+        message: EmailMessage = got.message
+        text = message.get_body(preferencelist=("plain",))
+        html = message.get_body(preferencelist=("html",))
+        assert text is not None and html is not None
+        assert f"Hej {q.name}!" in text.get_content()
+        assert "Västra Storgatan" in text.get_content()
+        assert q.name in html.get_content()
+        assert SENDER_NAME in str(message["From"])
+        assert_sent_once(stored[q.message_id])
+
+    files = list(copies[queued[1].message_id][0].message.iter_attachments())
+    assert [(f.get_filename(), f.get_content_type()) for f in files] == [
+        ("Abonnemang_Örebro.xlsx", XLSX)
+    ]
+    assert files[0].get_content() == sheet
+    book = openpyxl.load_workbook(io.BytesIO(files[0].get_content()))
+    assert book.active is not None and book.active["A2"].value == "Åsa Öberg"
+    for q in (queued[0], *queued[2:]):
+        assert list(copies[q.message_id][0].message.iter_attachments()) == []
+
+
+def test_temporary_refusal_is_retried_and_delivered_once(
+    relay_db: Engine, smtp_server: SmtpServer
+) -> None:
+    first, second = queue(relay_db, 2)
+    smtp_server.script(message_id=first.message_id, replies=["451 4.3.0 Försök senare"])
+
+    report = relay(relay_db, smtp_server)
+
+    assert (report.sent, report.retry_later, report.dead) == (1, 1, 0)
+    row = rows(relay_db)[first.message_id]
+    assert row["status"] == OutboxStatus.PENDING
+    assert row["attempts"] == 1
+    assert row["sent_at"] is None
+    assert "451" in row["last_error"] and "Försök senare" in row["last_error"]
+    assert smtp_server.copies(first.message_id) == []  # refused, so not held by the server
+    assert_sent_once(rows(relay_db)[second.message_id])
+
+    again = relay(relay_db, smtp_server)
+
+    assert (again.sent, again.retry_later, again.dead, again.still_pending) == (1, 0, 0, 0)
+    assert_sent_once(rows(relay_db)[first.message_id], attempts=2)
+    assert len(smtp_server.copies(first.message_id)) == 1
+    assert len(smtp_server.copies(second.message_id)) == 1
+    assert relay(relay_db, smtp_server).sent == 0  # nothing left: never a second copy
+    assert len(smtp_server.messages) == 2
+
+
+def test_permanent_refusal_is_a_dead_letter_shown_by_mail_status(
+    relay_db: Engine, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    unknown, known = queue(relay_db, 2)
+    smtp_server.script(recipient=unknown.recipient, replies=["550 5.1.1 Okänd mottagare"])
+
+    report = relay(relay_db, smtp_server)
+
+    assert (report.sent, report.retry_later, report.dead) == (1, 0, 1)
+    assert report.dead_letters == [
+        (unknown.recipient, unknown.subject, "550 5.1.1 Okänd mottagare")
+    ]
+    row = rows(relay_db)[unknown.message_id]
+    assert row["status"] == OutboxStatus.DEAD
+    assert row["attempts"] == 1
+    assert row["sent_at"] is None
+    assert "550" in row["last_error"] and "Okänd mottagare" in row["last_error"]
+    assert smtp_server.copies(unknown.message_id) == []
+    assert_sent_once(rows(relay_db)[known.message_id])
+
+    status = subprocess.run(
+        [sys.executable, "-m", "telefoni.cli", "mail", "status"],
+        env=telefoni_env(relay_db, tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert status.returncode == 0, status.stderr
+    lines = status.stdout.splitlines()
+    assert "väntar: 0" in lines and "skickade: 1" in lines and "döda brev: 1" in lines
+    assert f"  {unknown.recipient} – {unknown.subject}: 550 5.1.1 Okänd mottagare" in lines
+
+    assert relay(relay_db, smtp_server).dead == 0  # a dead letter is not tried again
+    assert [d for d in smtp_server.deliveries if d[1] == unknown.message_id] == []
+
+
+def test_temporary_refusal_every_time_gives_up_after_max_attempts(
+    relay_db: Engine, smtp_server: SmtpServer
+) -> None:
+    (stuck,) = queue(relay_db, 1)
+    smtp_server.script(message_id=stuck.message_id, replies=["451 4.7.1 Grålistad"] * 5)
+
+    for attempt in (1, 2):
+        report = relay(relay_db, smtp_server)
+        assert (report.sent, report.retry_later, report.dead) == (0, 1, 0)
+        row = rows(relay_db)[stuck.message_id]
+        assert (row["status"], row["attempts"]) == (OutboxStatus.PENDING, attempt)
+    report = relay(relay_db, smtp_server)
+
+    assert (report.sent, report.retry_later, report.dead, report.still_pending) == (0, 0, 1, 0)
+    row = rows(relay_db)[stuck.message_id]
+    assert row["status"] == OutboxStatus.DEAD
+    assert row["attempts"] == INSTANT.max_attempts == 3
+    assert row["sent_at"] is None
+    assert row["last_error"] == "gav upp efter 3 försök: 451 4.7.1 Grålistad"
+    assert relay(relay_db, smtp_server).retry_later == 0
+    assert len([d for d in smtp_server.deliveries if d[1] == stuck.message_id]) == 3
+    assert smtp_server.messages == []
+
+
+def test_server_down_loses_nothing_and_sends_later(
+    relay_db: Engine, smtp_server: SmtpServer
+) -> None:
+    queued = queue(relay_db, 3)
+    smtp_server.stop()
+
+    with pytest.raises(MailServerUnavailable):
+        relay(relay_db, smtp_server)
+
+    for row in rows(relay_db).values():
+        assert row["status"] == OutboxStatus.PENDING
+        assert row["attempts"] == 0
+        assert row["sent_at"] is None and row["last_error"] is None
+
+    smtp_server.start()
+    report = relay(relay_db, smtp_server)
+
+    assert (report.sent, report.retry_later, report.dead, report.still_pending) == (3, 0, 0, 0)
+    stored = rows(relay_db)
+    for q in queued:
+        assert len(smtp_server.copies(q.message_id)) == 1
+        assert_sent_once(stored[q.message_id])
+
+
+def test_connection_dropped_after_accept_gives_two_copies_with_one_message_id(
+    relay_db: Engine, smtp_server: SmtpServer
+) -> None:
+    queued = queue(relay_db, 3)
+    dropped = queued[1]
+    smtp_server.script(message_id=dropped.message_id, replies=[DROP])
+
+    report = relay(relay_db, smtp_server)
+
+    assert (report.sent, report.retry_later, report.dead) == (3, 0, 0)
+    twice = smtp_server.copies(dropped.message_id)
+    assert len(twice) == 2  # at-least-once: the client never heard the first 250
+    assert {c.message_id for c in twice} == {rows(relay_db)[dropped.message_id]["message_id"]}
+    assert twice[0].data == twice[1].data  # the same bytes, not a rebuilt mail
+    stored = rows(relay_db)
+    for q in queued:
+        assert_sent_once(stored[q.message_id])
+        if q is not dropped:
+            assert len(smtp_server.copies(q.message_id)) == 1
+
+
+def test_connection_dropped_again_on_the_resend_leaves_the_row_pending(
+    relay_db: Engine, smtp_server: SmtpServer
+) -> None:
+    """The client resends once on a disconnect; if that copy is dropped too, the run stops."""
+    first, dropped, last = queue(relay_db, 3)
+    smtp_server.script(message_id=dropped.message_id, replies=[DROP, DROP])
+
+    with pytest.raises(MailServerUnavailable):
+        relay(relay_db, smtp_server)
+
+    stored = rows(relay_db)
+    assert_sent_once(stored[first.message_id])  # what went out before the failure is recorded
+    for q in (dropped, last):
+        row = stored[q.message_id]
+        assert (row["status"], row["attempts"], row["sent_at"]) == (OutboxStatus.PENDING, 0, None)
+    assert len(smtp_server.copies(dropped.message_id)) == 2
+    assert smtp_server.copies(last.message_id) == []
+
+    report = relay(relay_db, smtp_server)
+
+    assert (report.sent, report.dead, report.still_pending) == (2, 0, 0)
+    copies = smtp_server.copies(dropped.message_id)
+    assert len(copies) == 3 and {c.message_id for c in copies} == {dropped.message_id}
+    assert len(smtp_server.copies(last.message_id)) == 1
+    stored = rows(relay_db)
+    assert_sent_once(stored[dropped.message_id])
+    assert_sent_once(stored[last.message_id])
+
+
+def test_killed_between_send_and_record_resends_with_the_same_message_ids(
+    relay_db: Engine, smtp_server: SmtpServer, tmp_path: Path
+) -> None:
+    queued = queue(relay_db, 30)
+    hold = smtp_server.hold(12)
+    env = telefoni_env(
+        relay_db,
+        tmp_path,
+        TELEFONI_SMTP_HOST=smtp_server.host,
+        TELEFONI_SMTP_PORT=str(smtp_server.port),
+        TELEFONI_SMTP_TIMEOUT_SECONDS="60",
+    )
+    sender = subprocess.Popen(
+        [sys.executable, "-m", "telefoni.cli", "mail", "send"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        reached = hold.wait_reached(90)
+        if not reached:
+            sender.kill()
+            out, err = sender.communicate()
+            pytest.fail(f"the 12th mail never arrived: {sender.returncode} {out} {err}")
+        sender.send_signal(signal.SIGKILL)
+        sender.wait(10)
+    finally:
+        if sender.poll() is None:
+            sender.kill()
+        hold.release()
+    assert sender.returncode == -signal.SIGKILL
+
+    # 12 mails reached the server, but commit_every=100: the killed run recorded nothing.
+    assert len(smtp_server.messages) == 12
+    for row in rows(relay_db).values():
+        assert (row["status"], row["attempts"], row["sent_at"]) == (OutboxStatus.PENDING, 0, None)
+
+    deadline = time.monotonic() + 10  # PostgreSQL ends the dead session's lock on its own time
+    while (report := relay(relay_db, smtp_server)).skipped and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+    assert (report.sent, report.retry_later, report.dead, report.still_pending) == (30, 0, 0, 0)
+    stored = rows(relay_db)
+    assert all(row["status"] == OutboxStatus.SENT for row in stored.values())
+    copies = smtp_server.by_message_id()
+    assert set(copies) == set(stored)  # every Message-ID received, and no stranger
+    for q in queued:
+        assert len(copies[q.message_id]) >= 1
+        for copy in copies[q.message_id]:
+            assert copy.rcpt_tos == (q.recipient,) and copy.subject == q.subject
+    duplicated = {mid for mid, c in copies.items() if len(c) > 1}
+    assert duplicated == {q.message_id for q in queued[:12]}
+    by_recipient: dict[str, set[str]] = {}
+    for m in smtp_server.messages:
+        by_recipient.setdefault(m.rcpt_tos[0], set()).add(m.message_id)
+    assert all(len(ids) == 1 for ids in by_recipient.values())  # a resend is the same mail
+
+
+def test_a_second_relay_at_the_same_time_does_nothing(
+    relay_db: Engine, smtp_server: SmtpServer
+) -> None:
+    queued = queue(relay_db, 5)
+    hold = smtp_server.hold(2)
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(relay, relay_db, smtp_server)
+        try:
+            assert hold.wait_reached(30)
+            started = time.perf_counter()
+            second = relay(relay_db, smtp_server)
+            took = time.perf_counter() - started
+            sent_meanwhile = len(smtp_server.messages)
+        finally:
+            hold.release()
+        report = first.result(timeout=30)
+
+    assert second.skipped and (second.sent, second.retry_later, second.dead) == (0, 0, 0)
+    assert took < 2.0
+    assert sent_meanwhile == 2  # the first relay's, up to the held one
+    assert not report.skipped and report.sent == 5
+    for q in queued:
+        assert len(smtp_server.copies(q.message_id)) == 1
+    assert all(r["status"] == OutboxStatus.SENT for r in rows(relay_db).values())
+
+
+def test_folder_transport_writes_one_eml_per_mail(relay_db: Engine, tmp_path: Path) -> None:
+    queued = queue(relay_db, 3)
+    folder = tmp_path / "mail"
+    transport = FolderTransport(folder, SENDER, SENDER_NAME)
+
+    report = relay_outbox(relay_db, transport, policy=INSTANT)
+
+    assert (report.sent, report.dead, report.still_pending) == (3, 0, 0)
+    expected = {q.message_id.strip("<>") + ".eml": q for q in queued}
+    assert sorted(p.name for p in folder.iterdir()) == sorted(expected)  # no .tmp left over
+    written = {}
+    for name, q in expected.items():
+        data = (folder / name).read_bytes()
+        message = BytesParser(policy=policy.default).parsebytes(data)
+        assert message["Subject"] == q.subject
+        assert message["Message-ID"] == q.message_id
+        assert message["To"] == q.recipient
+        written[name] = data
+    for row in rows(relay_db).values():
+        assert_sent_once(row)
+
+    assert relay_outbox(relay_db, transport, policy=INSTANT).sent == 0
+    # A crash before the marks were recorded: the relay writes them all again.
+    with relay_db.begin() as conn:
+        conn.execute(update(OutboxMessage).values(status=OutboxStatus.PENDING, sent_at=None))
+    assert relay_outbox(relay_db, transport, policy=INSTANT).sent == 3
+
+    assert sorted(p.name for p in folder.iterdir()) == sorted(expected)  # no second file

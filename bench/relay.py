@@ -5,8 +5,8 @@
 
 Queues N notices (template "meddelande", no attachment) in a fresh database, starts a local
 aiosmtpd in a process of its own that only counts, then measures (a) `relay_outbox` sending
-all N (batch_size 500) and (b) smtplib sending the same messages, built beforehand with
-`tasks.mail.build_message`, over one connection. The two alternate `--repeat` times (the
+all N (batch_size 500) and (b) smtplib sending the same message bytes (built by
+`models.mime.build_message` when queued) over one connection. They alternate `--repeat` times (the
 outbox is put back between relay runs) and the best of each counts: this machine is shared.
 The ratio relay/bare should be at least 0.5. `--profile` shows where the relay spends time.
 """
@@ -119,7 +119,7 @@ def fresh_database(kind: str) -> Iterator[str]:
 def queue(engine: Any, mails: int) -> None:
     from sqlalchemy.orm import Session
 
-    from models.outbox import enqueue
+    from models.outbox import Sender, enqueue
 
     with Session(engine) as session, session.begin():
         for i in range(1, mails + 1):
@@ -143,7 +143,7 @@ def queue(engine: Any, mails: int) -> None:
                     ],
                     "municipality": "Hallsbergs kommun",
                 },
-                sender_domain=DOMAIN,
+                sender=Sender(SENDER, SENDER_NAME),
             )
 
 
@@ -153,28 +153,12 @@ def all_message_bytes(engine: Any) -> list[tuple[str, bytes]]:
     from sqlalchemy.orm import Session
 
     from models.outbox import OutboxMessage
-    from tasks.mail import OutgoingMail, build_message
 
     with Session(engine) as session:
-        rows = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
-        return [
-            (
-                r.recipient,
-                build_message(
-                    OutgoingMail(
-                        outbox_id=r.id,
-                        recipient=r.recipient,
-                        subject=r.subject,
-                        text=r.body_text,
-                        html=r.body_html,
-                        message_id=r.message_id,
-                    ),
-                    SENDER,
-                    SENDER_NAME,
-                ).as_bytes(),
-            )
-            for r in rows
-        ]
+        rows = session.execute(
+            select(OutboxMessage.recipient, OutboxMessage.raw).order_by(OutboxMessage.id)
+        ).all()
+        return [(recipient, raw) for recipient, raw in rows]
 
 
 def _runs(times: list[float]) -> str:
@@ -222,9 +206,7 @@ def main() -> None:
         took = time.perf_counter() - started
         print(f"{args.mails} mails queued on {args.engine} in {took:.1f} s")
         messages = all_message_bytes(engine)
-        transport = SmtpTransport(
-            host="127.0.0.1", port=port, sender=SENDER, sender_name=SENDER_NAME
-        )
+        transport = SmtpTransport(host="127.0.0.1", port=port, sender=SENDER)
 
         for run in range(args.repeat):  # alternate, so that a busy moment hits both alike
             count.value = 0

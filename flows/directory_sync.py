@@ -11,6 +11,7 @@ from prefect.runtime import flow_run
 from models.audit import Actor
 from models.directory_sync import BrakeLimits, SyncStatus
 from models.hr_export import HrExport
+from models.outbox import Sender
 from tasks.directory_sync import SyncOptions, SyncReport, read_export, sync_directory
 from telefoni.settings import Settings, get_settings
 
@@ -38,7 +39,7 @@ def options_from(
             max_shrink_share=settings.sync_max_shrink_share,
         ),
         contact_centre_email=str(settings.contact_centre_email),
-        mail_domain=settings.mail_domain,
+        sender=Sender(str(settings.mail_from), settings.sender_name),
         municipality=settings.municipality,
         actor=actor,
         flow_run_id=flow_run_id,

@@ -220,9 +220,7 @@ class Verdict:
         return self.bad_seq is None
 
 
-def check_chain(
-    events: Iterable[Mapping[str, Any]], *, head_seq: int, head_hash: str
-) -> Verdict:
+def check_chain(events: Iterable[Mapping[str, Any]], *, head_seq: int, head_hash: str) -> Verdict:
     """Walk the events in sequence order and name the first one that was tampered with."""
     expected_seq, prev_hash, prev_prev_hash = 1, GENESIS_HASH, None
     checked = 0

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from models.audit import mask_personnummer
 from models.base import Base, UTCDateTime, created_ts, intpk, utcnow
+from models.mime import build_message
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MESSAGE_ID_NAMESPACE = uuid.UUID("6f1c3a52-3f7e-4c55-9d1e-0b7a3c2e9a41")
@@ -57,6 +58,7 @@ class OutboxMessage(Base):
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text)
     message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    raw: Mapped[bytes] = mapped_column(LargeBinary)  # the whole message as it is sent
     status: Mapped[OutboxStatus] = mapped_column(
         Enum(
             OutboxStatus,
@@ -89,6 +91,18 @@ class OutboxAttachment(Base):
     content: Mapped[bytes] = mapped_column(LargeBinary)
 
     message: Mapped[OutboxMessage] = relationship(back_populates="attachments")
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who the notices come from (the From header)."""
+
+    address: str
+    name: str = "Telefoni"
+
+    @property
+    def domain(self) -> str:
+        return self.address.rsplit("@", 1)[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +158,7 @@ def enqueue(
     business_key: str,
     recipient: str,
     context: Mapping[str, Any],
-    sender_domain: str,
+    sender: Sender,
     attachments: Sequence[Attachment] = (),
 ) -> OutboxMessage:
     """Queue a notice in the caller's transaction; the same (template, key) twice is one mail."""
@@ -156,6 +170,7 @@ def enqueue(
     if existing is not None:
         return existing
     content = render(template, context)
+    fixed_id = message_id(template, business_key, sender.domain)
     message = OutboxMessage(
         template=template,
         business_key=business_key,
@@ -163,7 +178,17 @@ def enqueue(
         subject=content.subject,
         body_text=content.text,
         body_html=content.html,
-        message_id=message_id(template, business_key, sender_domain),
+        message_id=fixed_id,
+        raw=build_message(
+            recipient=recipient,
+            subject=content.subject,
+            text=content.text,
+            html=content.html,
+            message_id=fixed_id,
+            sender=sender.address,
+            sender_name=sender.name,
+            attachments=[(a.filename, a.content_type, a.content) for a in attachments],
+        ),
         attachments=[
             OutboxAttachment(filename=a.filename, content_type=a.content_type, content=a.content)
             for a in attachments

@@ -189,9 +189,7 @@ class Subscription(Base):
         CheckConstraint(
             "phone_hours IS NULL OR kind = 'non_personal'", name="phone_hours_non_personal"
         ),
-        CheckConstraint(
-            "number LIKE '+%' AND length(number) BETWEEN 8 AND 16", name="number_e164"
-        ),
+        CheckConstraint("number LIKE '+%' AND length(number) BETWEEN 8 AND 16", name="number_e164"),
     )
 
     id: Mapped[intpk]
@@ -227,9 +225,7 @@ class Device(Base):
     """A phone from the catalogue, held by an employee or in stock."""
 
     __tablename__ = "device"
-    __table_args__ = (
-        CheckConstraint("imei IS NULL OR length(imei) = 15", name="imei_length"),
-    )
+    __table_args__ = (CheckConstraint("imei IS NULL OR length(imei) = 15", name="imei_length"),)
 
     id: Mapped[intpk]
     model_id: Mapped[int] = mapped_column(ForeignKey("phone_model.id"))
@@ -292,9 +288,7 @@ class DirectoryEntry(Base):
     id: Mapped[intpk]
     kind: Mapped[SubscriptionKind] = mapped_column(_enum(SubscriptionKind, "directory_kind"))
     employee_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"), unique=True)
-    subscription_id: Mapped[int | None] = mapped_column(
-        ForeignKey("subscription.id"), unique=True
-    )
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscription.id"), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))
     designation: Mapped[str | None] = mapped_column(String(200))
     phone_number: Mapped[str | None] = mapped_column(String(16))

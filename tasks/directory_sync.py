@@ -38,7 +38,7 @@ from models.directory_sync import (
     plan,
 )
 from models.hr_export import HrExport, HrFileIncomplete, Validated, read_hr_export, validate
-from models.outbox import Attachment, enqueue
+from models.outbox import Attachment, Sender, enqueue
 from models.personnummer import Personnummer, PersonnummerVault, validate_personnummer_series
 from models.register import (
     CostCentre,
@@ -91,7 +91,7 @@ class SyncOptions:
     override_reason: str | None = None
     limits: BrakeLimits = field(default_factory=BrakeLimits)
     contact_centre_email: str = "kontaktcenter@example.invalid"
-    mail_domain: str = "example.invalid"
+    sender: Sender = field(default_factory=lambda: Sender("telefoni@example.invalid"))
     municipality: str = ""
     actor: Actor = field(default_factory=lambda: Actor.system("directory-sync"))
     flow_run_id: str | None = None
@@ -654,7 +654,7 @@ def _notify(session: Session, report: SyncReport, options: SyncOptions) -> None:
         template="katalogsynk",
         business_key=f"sync-run-{report.sync_run_id}",
         recipient=options.contact_centre_email,
-        sender_domain=options.mail_domain,
+        sender=options.sender,
         context=summary_context(report, municipality=options.municipality),
         attachments=[
             Attachment(

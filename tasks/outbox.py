@@ -38,8 +38,14 @@ class RelayReport:
 
 
 def _due(session: Session, *, after_id: int, now: datetime, limit: int) -> list[OutgoingMail]:
-    rows = session.scalars(
-        select(OutboxMessage)
+    rows = session.execute(
+        select(
+            OutboxMessage.id,
+            OutboxMessage.recipient,
+            OutboxMessage.subject,
+            OutboxMessage.message_id,
+            OutboxMessage.raw,
+        )
         .where(
             OutboxMessage.status == OutboxStatus.PENDING,
             OutboxMessage.next_attempt_at <= now,
@@ -48,18 +54,7 @@ def _due(session: Session, *, after_id: int, now: datetime, limit: int) -> list[
         .order_by(OutboxMessage.id)
         .limit(limit)
     ).all()
-    return [
-        OutgoingMail(
-            outbox_id=r.id,
-            recipient=r.recipient,
-            subject=r.subject,
-            text=r.body_text,
-            html=r.body_html,
-            message_id=r.message_id,
-            attachments=[(a.filename, a.content_type, a.content) for a in r.attachments],
-        )
-        for r in rows
-    ]
+    return [OutgoingMail(r.id, r.recipient, r.subject, r.message_id, r.raw) for r in rows]
 
 
 def _record(

@@ -42,8 +42,17 @@ from telefoni.settings import Settings
 BIRTH_FIRST: Final = np.datetime64("1955-01-01", "D")
 BIRTH_LAST: Final = np.datetime64("2006-12-31", "D")
 SERIALS: Final = np.arange(TEST_BIRTH_NUMBERS.start, TEST_BIRTH_NUMBERS.stop)
-#: Most employees the test series can give distinct personnummer (dates x 20 birth numbers).
-MAX_EMPLOYEES: Final = (int((BIRTH_LAST - BIRTH_FIRST).astype(int)) + 1) * len(SERIALS)
+#: Most employees the usual layout gives distinct personnummer (dates x 20 birth numbers);
+#: towns up to this size are drawn exactly as they always were.
+USUAL_SLOTS: Final = (int((BIRTH_LAST - BIRTH_FIRST).astype(int)) + 1) * len(SERIALS)
+# Bigger towns (benchmarks): a wider birth window, and every (date, birth number) also as a
+# samordningsnummer (day + 60), still with birth numbers 980–999 only.
+WIDE_BIRTH_FIRST: Final = np.datetime64("1935-01-01", "D")
+WIDE_BIRTH_LAST: Final = np.datetime64("2008-12-31", "D")
+#: Most employees a town can have: distinct (date, birth number, samordning) slots.
+MAX_EMPLOYEES: Final = (
+    (int((WIDE_BIRTH_LAST - WIDE_BIRTH_FIRST).astype(int)) + 1) * len(SERIALS) * 2
+)
 
 SAMORDNING_SHARE: Final = 0.005
 FIXED_TERM_SHARE: Final = 0.03
@@ -104,7 +113,8 @@ def generate(*, employees: int, seed: int = 1, today: date | None = None) -> Tow
     if employees > MAX_EMPLOYEES:
         raise DemoError(
             f"högst {MAX_EMPLOYEES} anställda: testserien för personnummer (födelsenummer "
-            "980–999, födda 1955–2006) räcker inte till fler unika nummer"
+            "980–999, födda 1935–2008, även som samordningsnummer) räcker inte till fler "
+            "unika nummer"
         )
     today = date.today() if today is None else today
     rng = np.random.default_rng(seed)
@@ -262,11 +272,22 @@ def _zipf_choice(rng: np.random.Generator, pool: Sequence[str], size: int) -> np
 
 
 def _personnummer(rng: np.random.Generator, n: int) -> tuple[pd.Series, np.ndarray, np.ndarray]:
-    """Distinct canonical numbers (YYYYMMDD-NNNC) with birth numbers 980–999 only."""
-    slots = rng.choice(MAX_EMPLOYEES, size=n, replace=False)  # distinct (date, serial) pairs
-    birth = BIRTH_FIRST + (slots // len(SERIALS)).astype("timedelta64[D]")
-    serial = SERIALS[slots % len(SERIALS)]
-    samordning = rng.random(n) < SAMORDNING_SHARE
+    """Distinct canonical numbers (YYYYMMDD-NNNC) with birth numbers 980–999 only.
+
+    Up to USUAL_SLOTS: distinct (date, serial) pairs born 1955–2006, a few samordningsnummer.
+    Beyond that: distinct (date, serial, samordning) slots born 1935–2008, so about half of
+    them are samordningsnummer (the only way to fit a million people in the test series).
+    """
+    if n <= USUAL_SLOTS:
+        slots = rng.choice(USUAL_SLOTS, size=n, replace=False)  # distinct (date, serial) pairs
+        birth = BIRTH_FIRST + (slots // len(SERIALS)).astype("timedelta64[D]")
+        serial = SERIALS[slots % len(SERIALS)]
+        samordning = rng.random(n) < SAMORDNING_SHARE
+    else:
+        slots = rng.choice(MAX_EMPLOYEES, size=n, replace=False)
+        pair, samordning = slots // 2, (slots % 2).astype(bool)  # distinct (date, serial, s.)
+        birth = WIDE_BIRTH_FIRST + (pair // len(SERIALS)).astype("timedelta64[D]")
+        serial = SERIALS[pair % len(SERIALS)]
     year = birth.astype("datetime64[Y]").astype(int) + 1970
     month = birth.astype("datetime64[M]").astype(int) % 12 + 1
     day = (birth - birth.astype("datetime64[M]")).astype(int) + 1 + 60 * samordning

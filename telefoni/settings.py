@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     def mail_domain(self) -> str:
         return str(self.mail_from).rsplit("@", 1)[1]
 
+    @property
+    def sender_name(self) -> str:
+        return f"Telefoni – {self.municipality}"
+
     def personnummer_keys(self) -> tuple[bytes, bytes]:
         """The (encryption, lookup) keys; in development a local key file is made once."""
         if self.pnr_encryption_key is not None and self.pnr_lookup_key is not None:

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from flows.notification_relay import notification_relay
-from models.outbox import OutboxMessage, OutboxStatus, enqueue
+from models.outbox import OutboxMessage, OutboxStatus, Sender, enqueue
 from telefoni.settings import get_settings
 
 
@@ -28,7 +28,7 @@ def queue(engine: Engine, n: int) -> None:
                 template="meddelande",
                 business_key=f"flow-test-{i}",
                 recipient=f"mottagare{i}@sjobacka.example",
-                sender_domain="sjobacka.example",
+                sender=Sender("telefoni@sjobacka.example"),
                 context={
                     "subject": f"Ärende {i}: ändrad hänvisning",
                     "name": "Åsa Öberg",

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from models.audit import AuditEvent, verify
 from models.directory_sync import BrakeLimits, HrQuarantine, SyncRun, SyncStatus
 from models.hr_export import HR_EXPORT_COLUMNS, HrExport, read_hr_export
-from models.outbox import OutboxMessage, RetryPolicy
+from models.outbox import OutboxMessage, RetryPolicy, Sender
 from models.personnummer import PersonnummerVault, make_personnummer
 from models.register import DirectoryEntry, Employee
 from tasks.directory_sync import SyncAlreadyRunning, SyncOptions, SyncReport, sync_directory
@@ -51,7 +51,7 @@ class Town:
             vault=self.vault,
             options=SyncOptions(
                 contact_centre_email="kontaktcenter@sjobacka.example",
-                mail_domain="sjobacka.example",
+                sender=Sender("telefoni@sjobacka.example", "Telefoni – Sjöbacka kommun"),
                 municipality="Sjöbacka kommun",
                 **options,  # type: ignore[arg-type]
             ),

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from models import audit
 from models.audit import Actor
 from models.base import Base
-from models.outbox import PersonnummerInMail, enqueue
+from models.outbox import PersonnummerInMail, Sender, enqueue
 from models.personnummer import (
     InvalidPersonnummer,
     PersonnummerDecryptError,
@@ -106,7 +106,7 @@ def test_canary_appears_nowhere(
             template="meddelande",
             business_key="canary",
             recipient="hr@sjobacka.example",
-            sender_domain="sjobacka.example",
+            sender=Sender("telefoni@sjobacka.example"),
             context={
                 "subject": "Ny anställd",
                 "name": None,

@@ -27,7 +27,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
-from models.outbox import Attachment, OutboxMessage, OutboxStatus, RetryPolicy, enqueue
+from models.outbox import Attachment, OutboxMessage, OutboxStatus, RetryPolicy, Sender, enqueue
 from tasks.mail import FolderTransport, MailServerUnavailable, SmtpTransport
 from tasks.outbox import RelayReport, relay_outbox
 from tests.integration.smtp_server import DROP, SmtpServer
@@ -84,7 +84,7 @@ def queue(
                     ],
                     "municipality": "Hallsbergs kommun",
                 },
-                sender_domain=DOMAIN,
+                sender=Sender(SENDER, SENDER_NAME),
                 attachments=[attachments[i]] if i in attachments else [],
             )
             queued.append(Queued(row.id, row.message_id, row.recipient, row.subject, name))
@@ -99,9 +99,7 @@ def rows(engine: Engine) -> dict[str, dict[str, Any]]:
 
 
 def smtp(server: SmtpServer) -> SmtpTransport:
-    return SmtpTransport(
-        host=server.host, port=server.port, sender=SENDER, sender_name=SENDER_NAME, timeout=5
-    )
+    return SmtpTransport(host=server.host, port=server.port, sender=SENDER, timeout=5)
 
 
 def relay(engine: Engine, server: SmtpServer, **kwargs: Any) -> RelayReport:
@@ -305,33 +303,48 @@ def test_connection_dropped_after_accept_gives_two_copies_with_one_message_id(
             assert len(smtp_server.copies(q.message_id)) == 1
 
 
-def test_connection_dropped_again_on_the_resend_leaves_the_row_pending(
+def test_connection_dropped_again_on_the_resend_counts_an_attempt_and_moves_on(
     relay_db: Engine, smtp_server: SmtpServer
 ) -> None:
-    """The client resends once on a disconnect; if that copy is dropped too, the run stops."""
+    """The client resends once on a disconnect; if that copy is dropped too, the mail waits
+    for its next attempt and the rest of the batch still goes out."""
     first, dropped, last = queue(relay_db, 3)
     smtp_server.script(message_id=dropped.message_id, replies=[DROP, DROP])
 
-    with pytest.raises(MailServerUnavailable):
-        relay(relay_db, smtp_server)
+    report = relay(relay_db, smtp_server)
 
+    assert (report.sent, report.retry_later) == (2, 1)
     stored = rows(relay_db)
-    assert_sent_once(stored[first.message_id])  # what went out before the failure is recorded
-    for q in (dropped, last):
-        row = stored[q.message_id]
-        assert (row["status"], row["attempts"], row["sent_at"]) == (OutboxStatus.PENDING, 0, None)
+    assert_sent_once(stored[first.message_id])
+    assert_sent_once(stored[last.message_id])
+    row = stored[dropped.message_id]
+    assert (row["status"], row["attempts"], row["sent_at"]) == (OutboxStatus.PENDING, 1, None)
+    assert "anslutningen bröts" in row["last_error"]
     assert len(smtp_server.copies(dropped.message_id)) == 2
-    assert smtp_server.copies(last.message_id) == []
 
     report = relay(relay_db, smtp_server)
 
-    assert (report.sent, report.dead, report.still_pending) == (2, 0, 0)
+    assert (report.sent, report.dead, report.still_pending) == (1, 0, 0)
     copies = smtp_server.copies(dropped.message_id)
     assert len(copies) == 3 and {c.message_id for c in copies} == {dropped.message_id}
     assert len(smtp_server.copies(last.message_id)) == 1
+
+
+def test_a_mail_that_always_breaks_the_connection_ends_as_a_dead_letter(
+    relay_db: Engine, smtp_server: SmtpServer
+) -> None:
+    """A poison mail never blocks the outbox: the others go out, it dies after max attempts."""
+    poison, *others = queue(relay_db, 3)
+    smtp_server.script(message_id=poison.message_id, replies=[DROP] * 20)
+    for _ in range(3):
+        relay(relay_db, smtp_server)  # INSTANT: three attempts, no waiting
+
     stored = rows(relay_db)
-    assert_sent_once(stored[dropped.message_id])
-    assert_sent_once(stored[last.message_id])
+    assert stored[poison.message_id]["status"] == OutboxStatus.DEAD
+    assert "gav upp efter 3 försök" in stored[poison.message_id]["last_error"]
+    for q in others:
+        assert_sent_once(stored[q.message_id])
+        assert len(smtp_server.copies(q.message_id)) == 1
 
 
 def test_killed_between_send_and_record_resends_with_the_same_message_ids(
@@ -422,7 +435,7 @@ def test_a_second_relay_at_the_same_time_does_nothing(
 def test_folder_transport_writes_one_eml_per_mail(relay_db: Engine, tmp_path: Path) -> None:
     queued = queue(relay_db, 3)
     folder = tmp_path / "mail"
-    transport = FolderTransport(folder, SENDER, SENDER_NAME)
+    transport = FolderTransport(folder)
 
     report = relay_outbox(relay_db, transport, policy=INSTANT)
 

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("body_text", sa.Text(), nullable=False),
         sa.Column("body_html", sa.Text(), nullable=False),
         sa.Column("message_id", sa.String(length=200), nullable=False),
+        sa.Column("raw", sa.LargeBinary(), nullable=False),
         sa.Column(
             "status",
             sa.Enum(

@@ -1,0 +1,337 @@
+"""Time the nightly directory sync against its floor, on SQLite and PostgreSQL.
+
+    uv run python bench/sync.py [--employees 100000 ...] [--changed 0.02]
+                                [--engine sqlite|postgresql|both]
+
+The issue's target:
+
+    "`bench/sync.py` on a 100,000-employee export with 2 % changed: the note quotes wall time
+    and peak memory of the sync and, in the same run, of the floor (pandas reading the same
+    file + one SELECT of the directory + one bulk write of the changed rows through the
+    driver). Target: sync ≤ 2× floor. 1,000,000 employees completes with peak RSS ≤ 2 GB and
+    time ≤ 11× the 100,000 time."
+
+Setup (not timed), per engine and size: a fresh database (an SQLite file in a temporary folder,
+or a new PostgreSQL database on TELEFONI_TEST_POSTGRES_URL, dropped afterwards), migrated,
+loaded with the demo town (generated for TODAY) and committed; on PostgreSQL then VACUUM
+ANALYZE (what autovacuum does to a register that has been up for a while). The town's HR export
+is written as demo.write_hr_export does (`;`, UTF-8 with BOM, CRLF) with `--changed` of the rows,
+spread evenly over the file, given a new title.
+
+Then, each in a process of its own so that its peak RSS (getrusage ru_maxrss) is its own:
+
+* imports: `import tasks.directory_sync` and nothing else (the fixed start-up cost);
+* floor: pd.read_csv of the file + one SELECT of every directory_entry row (raw DBAPI cursor,
+  fetchall) + one executemany UPDATE of the changed rows' titles, in a transaction that is
+  rolled back (the sync then sees the register as loaded);
+* sync: read_hr_export + sync_directory (default SyncOptions, the load's vault, today=TODAY),
+  committed; its counts must be changed == the rows modified and leavers == 0.
+
+"s" is measured inside the process, from just before the file is read to just after the
+commit (rollback for the floor); "proc s" is the wall time of the whole process, imports and
+interpreter start-up included. "RSS MB" is the process's peak RSS, "base MB" its RSS once its
+imports are done (what the import alone costs in memory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.demo import fresh_database
+
+if TYPE_CHECKING:
+    from models.personnummer import PersonnummerVault
+
+TODAY = date(2026, 11, 28)
+SEED = 1
+NEW_TITLE = "Samordnare katalogsynk"  # in no title pool of the demo town
+# Fixed keys, the same at load and at sync (the sync compares personnummer hashes).
+ENCRYPTION_KEY = bytes(range(32))
+LOOKUP_KEY = bytes(range(32, 64))
+
+
+def _vault() -> PersonnummerVault:
+    from models.personnummer import PersonnummerVault
+
+    return PersonnummerVault(encryption_key=ENCRYPTION_KEY, lookup_key=LOOKUP_KEY)
+
+
+def _rss_now_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _hwm_mb() -> float:
+    """VmHWM: the peak RSS of this process image alone (ru_maxrss also counts what the parent
+    held when it forked us, which is why setup runs in a child and the parent stays small)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# ---------------------------------------------------------------------------- setup
+
+
+def setup(url: str, folder: str, employees: str, share: str) -> dict[str, object]:
+    """Load the town, write its export with `share` of the titles changed; what the runs need."""
+    import numpy as np
+
+    from telefoni import demo, migrate
+    from telefoni.db import make_engine, session_factory
+
+    folder_path, size = Path(folder), int(employees)
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    t0 = time.perf_counter()
+    town = demo.generate(employees=size, seed=SEED, today=TODAY)
+    with session_factory(engine).begin() as session:
+        demo.load(session, town, vault=_vault())
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
+    engine.dispose()
+    t1 = time.perf_counter()
+
+    frame = demo.hr_export_frame(town)
+    n_changed = round(size * float(share))
+    rows = np.unique(np.linspace(0, size - 1, n_changed).round().astype(int))
+    assert len(rows) == n_changed
+    assert not (frame["titel"].iloc[rows] == NEW_TITLE).any()
+    frame.iloc[rows, frame.columns.get_loc("titel")] = NEW_TITLE
+    path = folder_path / "hr.csv"
+    frame.to_csv(path, sep=";", index=False, encoding="utf-8-sig", lineterminator="\r\n")
+
+    entries = town.directory_entries
+    personal = entries[entries["kind"] == "personal"]
+    entry_of = dict(
+        zip(personal["employee_id"].astype(int), personal["id"].astype(int), strict=True)
+    )
+    employee_ids = town.employees["id"].to_numpy()[rows]
+    changes = {
+        "rows": rows.tolist(),  # positions in the file (0 = first data row)
+        "entry_ids": [entry_of[int(i)] for i in employee_ids],
+    }
+    (folder_path / "changes.json").write_text(json.dumps(changes))
+    return {
+        "path": str(path),
+        "changes": str(folder_path / "changes.json"),
+        "n_changed": n_changed,
+        "setup_s": t1 - t0,
+        "file_mb": path.stat().st_size / 1e6,
+    }
+
+
+# ---------------------------------------------------------------------------- the runs
+
+
+def run_imports() -> dict[str, float]:
+    t0 = time.perf_counter()
+    import tasks.directory_sync  # noqa: F401
+
+    return {
+        "import_s": time.perf_counter() - t0,
+        "base_mb": _rss_now_mb(),
+        "peak_mb": _peak_mb(),
+        "hwm_mb": _hwm_mb(),
+    }
+
+
+def run_floor(url: str, path: str, changes_file: str) -> dict[str, float]:
+    import pandas as pd
+
+    from telefoni.db import make_engine
+
+    engine = make_engine(url)
+    changes = json.loads(Path(changes_file).read_text())
+    base = _rss_now_mb()
+    t0 = time.perf_counter()
+    frame = pd.read_csv(path, sep=";", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    raw = engine.raw_connection()
+    try:
+        dbapi: Any = raw.driver_connection
+        cursor = dbapi.cursor()
+        cursor.execute("SELECT * FROM directory_entry")
+        directory = cursor.fetchall()
+        titles = frame["titel"].iloc[changes["rows"]].tolist()
+        params = list(zip(titles, changes["entry_ids"], strict=True))
+        if engine.dialect.name == "sqlite":  # autocommit driver (telefoni.db): begin ourselves
+            cursor.execute("BEGIN")
+            cursor.executemany("UPDATE directory_entry SET title = ? WHERE id = ?", params)
+        else:
+            cursor.executemany("UPDATE directory_entry SET title = %s WHERE id = %s", params)
+        updated = cursor.rowcount
+        if engine.dialect.name == "sqlite":
+            cursor.execute("ROLLBACK")
+        else:
+            dbapi.rollback()
+        cursor.close()
+    finally:
+        raw.close()
+    elapsed = time.perf_counter() - t0
+    engine.dispose()
+    return {
+        "s": elapsed,
+        "base_mb": base,
+        "peak_mb": _peak_mb(),
+        "hwm_mb": _hwm_mb(),
+        "rows_read": len(frame),
+        "directory_rows": len(directory),
+        "updated": updated,
+    }
+
+
+def run_sync(url: str, path: str) -> dict[str, object]:
+    from models.hr_export import read_hr_export
+    from tasks.directory_sync import SyncOptions, sync_directory
+    from telefoni.db import make_engine
+
+    engine = make_engine(url)
+    vault = _vault()
+    base = _rss_now_mb()
+    t0 = time.perf_counter()
+    export = read_hr_export(Path(path))
+    report = sync_directory(engine, export, vault=vault, options=SyncOptions(), today=TODAY)
+    elapsed = time.perf_counter() - t0
+    engine.dispose()
+    return {
+        "s": elapsed,
+        "base_mb": base,
+        "peak_mb": _peak_mb(),
+        "hwm_mb": _hwm_mb(),
+        "status": str(report.status),
+        "rows_read": report.rows_read,
+        "joiners": report.joiners,
+        "changed": report.changed,
+        "leavers": report.leavers,
+        "quarantined": report.rows_quarantined,
+        "applied": report.rows_applied,
+        "unchanged": report.rows_unchanged,
+    }
+
+
+def _child(*args: str) -> tuple[dict[str, Any], float]:
+    """Run this script with `--one ARGS` in a new process: its JSON result and wall time."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, __file__, "--one", *args], capture_output=True, text=True
+    )
+    wall = time.perf_counter() - t0
+    if proc.returncode:
+        sys.stderr.write(proc.stderr)
+        raise SystemExit(f"{args[0]} failed (exit {proc.returncode})")
+    return json.loads(proc.stdout.strip().splitlines()[-1]), wall
+
+
+def bench(kind: str, employees: int, share: float) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp, fresh_database(kind, Path(tmp)) as url:
+        prepared, _ = _child("setup", url, tmp, str(employees), str(share))
+        print(
+            f"# {kind} {employees}: setup {prepared['setup_s']:.1f} s, "
+            f"export {prepared['file_mb']:.1f} MB, {prepared['n_changed']} rows changed",
+            file=sys.stderr,
+            flush=True,
+        )
+        imports, imports_wall = _child("imports")
+        floor, floor_wall = _child("floor", url, str(prepared["path"]), str(prepared["changes"]))
+        sync, sync_wall = _child("sync", url, str(prepared["path"]))
+    assert floor["updated"] == prepared["n_changed"], floor
+    for name, r in (("imports", imports), ("floor", floor), ("sync", sync)):
+        if abs(float(r["peak_mb"]) - float(r["hwm_mb"])) > 0.05 * float(r["hwm_mb"]):
+            print(
+                f"# warning: {name} ru_maxrss {r['peak_mb']:.0f} MB, VmHWM {r['hwm_mb']:.0f} MB",
+                file=sys.stderr,
+            )
+    print(
+        f"# {kind} {employees} sync: status {sync['status']}, rows read {sync['rows_read']}, "
+        f"joiners {sync['joiners']}, changed {sync['changed']}, leavers {sync['leavers']}, "
+        f"quarantined {sync['quarantined']}, rows applied {sync['applied']}, "
+        f"unchanged {sync['unchanged']}",
+        file=sys.stderr,
+        flush=True,
+    )
+    assert sync["status"] == "applied", sync
+    assert sync["changed"] == prepared["n_changed"], sync
+    assert sync["leavers"] == 0 and sync["joiners"] == 0 and sync["quarantined"] == 0, sync
+    return {
+        "kind": kind,
+        "employees": employees,
+        "import_s": imports["import_s"],
+        "import_wall": imports_wall,
+        "import_mb": imports["peak_mb"],
+        "floor": floor,
+        "floor_wall": floor_wall,
+        "sync": sync,
+        "sync_wall": sync_wall,
+    }
+
+
+HEADER = (
+    f"{'engine':<11}{'employees':>10}{'floor s':>9}{'floor RSS MB':>14}{'sync s':>9}"
+    f"{'sync RSS MB':>13}{'sync/floor':>12}{'floor proc s':>14}{'sync proc s':>13}"
+    f"{'import s':>10}{'import proc s':>15}{'sync base MB':>14}{'import RSS MB':>15}"
+)
+
+
+def line(r: dict[str, Any]) -> str:
+    floor, sync = r["floor"], r["sync"]
+    assert isinstance(floor, dict) and isinstance(sync, dict)
+    return (
+        f"{r['kind']:<11}{r['employees']:>10}{floor['s']:>9.2f}{floor['peak_mb']:>14.0f}"
+        f"{sync['s']:>9.2f}{sync['peak_mb']:>13.0f}{sync['s'] / floor['s']:>12.2f}"
+        f"{r['floor_wall']:>14.2f}{r['sync_wall']:>13.2f}{r['import_s']:>10.2f}"
+        f"{r['import_wall']:>15.2f}{sync['base_mb']:>14.0f}{r['import_mb']:>15.0f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--employees", type=int, nargs="+", default=[100_000])
+    parser.add_argument("--changed", type=float, default=0.02)
+    parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--one", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        what, *rest = args.one
+        runs: dict[str, Any] = {
+            "setup": setup,
+            "imports": run_imports,
+            "floor": run_floor,
+            "sync": run_sync,
+        }
+        result = runs[what](*rest)
+        print(json.dumps(result))
+        return
+    kinds = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
+    results = []
+    for kind in kinds:
+        for employees in args.employees:
+            results.append(bench(kind, employees, args.changed))
+            print(f"# {line(results[-1])}", file=sys.stderr, flush=True)
+    print(HEADER)
+    print("-" * len(HEADER))
+    for r in results:
+        print(line(r))
+
+
+if __name__ == "__main__":
+    main()

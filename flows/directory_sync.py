@@ -124,7 +124,15 @@ def directory_sync(
     reason: str | None = None,
     started_by: str | None = None,
 ) -> SyncReport:
-    """HR export → validate → diff → brake → apply → report."""
+    """HR-exporten in i kunddatabasen: läs, kontrollera, jämför, bromsa, skriv, rapportera.
+
+    Args:
+        path: Sökväg till HR-exporten (CSV eller XLSX). Tomt = den vanliga filen.
+        dry_run: Provkörning: räkna fram och rapportera allt, men skriv inget.
+        allow_mass_removal: Gå förbi bromsen mot att ta bort många poster. Kräver en anledning.
+        reason: Varför bromsen får passeras (hamnar i händelseloggen).
+        started_by: Ditt användar-id, om du startar synken för hand (hamnar i händelseloggen).
+    """
     settings = get_settings()
     file = path or str(settings.hr_export_path)
     reader = read_export.with_options(

@@ -145,7 +145,9 @@ def load_current(session: Session) -> pd.DataFrame:
         .outerjoin(dir_cc, d.cost_centre_id == dir_cc.id)
     )
     result = session.execute(stmt)
-    frame = pd.DataFrame(result.all(), columns=list(result.keys()))
+    # Plain tuples: pandas takes its fast path for them (for Row objects it first probes every
+    # row for a dtype attribute, then copies each into a tuple anyway).
+    frame = pd.DataFrame([tuple(row) for row in result], columns=list(result.keys()))
     current = pd.DataFrame(
         {
             "employee_id": frame["employee_id"].astype("int64"),
@@ -669,10 +671,14 @@ def _notify(session: Session, report: SyncReport, options: SyncOptions) -> None:
 # --- Prefect tasks ----------------------------------------------------------------------------
 
 
+class HrFileMissing(FileNotFoundError):
+    """No HR export where it should be (yet): HR's export job may be late."""
+
+
 def _still_being_written(task: Any, task_run: Any, state: Any) -> bool:
     try:
         state.result()
-    except HrFileIncomplete:
+    except (HrFileIncomplete, HrFileMissing):
         return True
     except Exception:
         return False
@@ -688,5 +694,10 @@ def _still_being_written(task: Any, task_run: Any, state: Any) -> bool:
     cache_policy=NO_CACHE,
 )
 def read_export(path: str, column_map: dict[str, str] | None = None) -> HrExport:
-    """Read the HR file; retried only while it looks half-written."""
-    return read_hr_export(Path(path), column_map=column_map)
+    """Read the HR file; retried only while it is missing or looks half-written."""
+    try:
+        return read_hr_export(Path(path), column_map=column_map)
+    except FileNotFoundError:
+        raise HrFileMissing(f"HR-exporten finns inte: {path}") from None
+    except PermissionError:
+        raise PermissionError(f"HR-exporten går inte att läsa (behörighet): {path}") from None

@@ -182,6 +182,9 @@ def sync(
     except (HrFileError, SyncAlreadyRunning) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
+    except FileNotFoundError:
+        typer.echo(f"HR-exporten finns inte: {path or settings.hr_export_path}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(summary_markdown(report))
     if report.status is SyncStatus.BRAKED:
         raise typer.Exit(3)

@@ -6,6 +6,7 @@ prefect.yaml served from this process, and a register filled with a fictional mu
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -107,11 +108,19 @@ def _load_demo_if_empty(settings: Settings, employees: int) -> None:
         if session.scalar(select(func.count()).select_from(Employee)):
             log.info("Registret har redan data; demodata laddas inte om.")
             return
-        counts = demo.load(
-            session, demo.generate(employees=employees), vault=demo.vault_from(settings)
-        )
+        town = demo.generate(employees=employees)
+        counts = demo.load(session, town, vault=demo.vault_from(settings))
     engine.dispose()
+    demo.write_hr_export(town, settings.hr_export_path)  # what HR would drop for the nightly sync
     log.info("Demokommunen laddad: %s", ", ".join(f"{n} {k}" for k, n in counts.items()))
+
+
+class _ShutdownNoise(logging.Filter):
+    """Drops asyncio's reports of tasks cancelled by Ctrl-C: shutdown, not an error."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        kind = record.exc_info[0] if record.exc_info else None
+        return not (kind and issubclass(kind, asyncio.CancelledError | KeyboardInterrupt))
 
 
 def run_system(settings: Settings, *, demo_employees: int) -> int:
@@ -144,6 +153,7 @@ def run_system(settings: Settings, *, demo_employees: int) -> int:
         if deployments:
             from prefect import serve
 
+            logging.getLogger("asyncio").addFilter(_ShutdownNoise())
             serve(*deployments, print_starting_message=False)
         else:
             server.wait()

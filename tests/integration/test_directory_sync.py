@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import io
+import os
+import secrets
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +43,7 @@ class Town:
     export: pd.DataFrame  # the HR export of the loaded town, as text
     folder: Path
     vault: PersonnummerVault
+    keys: tuple[bytes, bytes]
 
     def write(self, frame: pd.DataFrame, name: str) -> Path:
         path = self.folder / name
@@ -72,11 +78,13 @@ class Town:
 
 
 @pytest.fixture
-def town(relay_db: Engine, vault: PersonnummerVault, tmp_path: Path) -> Iterator[Town]:
+def town(relay_db: Engine, tmp_path: Path) -> Iterator[Town]:
+    keys = (secrets.token_bytes(32), secrets.token_bytes(32))
+    vault = PersonnummerVault(encryption_key=keys[0], lookup_key=keys[1])
     generated = demo.generate(employees=EMPLOYEES, seed=7, today=TODAY)
     with Session(relay_db) as session, session.begin():
         demo.load(session, generated, vault=vault)
-    yield Town(relay_db, demo.hr_export_frame(generated), tmp_path, vault)
+    yield Town(relay_db, demo.hr_export_frame(generated), tmp_path, vault, keys)
 
 
 def assert_rows_add_up(report: SyncReport) -> None:
@@ -263,3 +271,48 @@ def test_two_syncs_started_together_apply_once(town: Town) -> None:
         assert town.count(AuditEvent) == events + 1
     with Session(town.engine) as session:
         assert verify(session).intact
+
+
+def telefoni_sync(town: Town, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "TELEFONI_DATABASE_URL": town.engine.url.render_as_string(hide_password=False),
+        "TELEFONI_ENVIRONMENT": "test",
+        "TELEFONI_DATA_DIR": str(town.folder),
+        "TELEFONI_PNR_ENCRYPTION_KEY": base64.urlsafe_b64encode(town.keys[0]).decode(),
+        "TELEFONI_PNR_LOOKUP_KEY": base64.urlsafe_b64encode(town.keys[1]).decode(),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "telefoni.cli", "sync", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+
+
+def test_the_sync_command(town: Town) -> None:
+    """What an admin sees at the terminal: a dry run, the brake, and a missing reason."""
+    hr = town.export.copy()
+    hr.loc[2, "titel"] = "Kommunikatör"
+    path = town.write(hr, "hr.csv")
+
+    dry = telefoni_sync(town, str(path), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "provkörning" in dry.stdout and "| ändrade personer | 1 |" in dry.stdout
+    assert town.count(AuditEvent) == 0
+
+    braked = telefoni_sync(town, str(town.write(town.export.head(5), "kort.csv")))
+    assert braked.returncode == 3
+    assert "STOPPAD" in braked.stdout and "skulle ta bort" in braked.stdout
+
+    no_reason = telefoni_sync(town, str(path), "--allow-mass-removal")
+    assert no_reason.returncode != 0 and "--reason" in no_reason.stderr
+
+    missing = telefoni_sync(town, str(town.folder / "finns-inte.csv"))
+    assert missing.returncode == 1 and "HR-exporten finns inte" in missing.stderr
+
+    applied = telefoni_sync(town, str(path))
+    assert applied.returncode == 0, applied.stderr
+    assert town.entry(str(hr.loc[2, "anstallningsnummer"])).title == "Kommunikatör"  # type: ignore[union-attr]

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +18,7 @@ from models import audit
 from models.audit import Actor, AuditEvent, AuditRecord, event_hash
 from telefoni import migrate
 from telefoni.db import RegisterRuleViolation
+from tests.cli import telefoni
 from tests.conftest import ENGINES
 
 TRAIL = 1000
@@ -179,19 +178,7 @@ def test_before_and_after_are_masked(session: Session) -> None:
 
 
 def verify_cli(engine: Engine) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "TELEFONI_DATABASE_URL": engine.url.render_as_string(hide_password=False),
-        "TELEFONI_ENVIRONMENT": "test",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "telefoni.cli", "audit", "verify"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return telefoni("audit", "verify", engine=engine)
 
 
 @pytest.mark.parametrize("kind", ENGINES)

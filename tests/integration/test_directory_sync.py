@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import secrets
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +29,7 @@ from tasks.directory_sync import SyncAlreadyRunning, SyncOptions, SyncReport, sy
 from tasks.mail import SmtpTransport
 from tasks.outbox import relay_outbox
 from telefoni import demo
+from tests.cli import telefoni
 from tests.integration.smtp_server import SmtpServer
 
 TODAY = date(2026, 11, 28)
@@ -274,21 +273,13 @@ def test_two_syncs_started_together_apply_once(town: Town) -> None:
 
 
 def telefoni_sync(town: Town, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "TELEFONI_DATABASE_URL": town.engine.url.render_as_string(hide_password=False),
-        "TELEFONI_ENVIRONMENT": "test",
-        "TELEFONI_DATA_DIR": str(town.folder),
-        "TELEFONI_PNR_ENCRYPTION_KEY": base64.urlsafe_b64encode(town.keys[0]).decode(),
-        "TELEFONI_PNR_LOOKUP_KEY": base64.urlsafe_b64encode(town.keys[1]).decode(),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "telefoni.cli", "sync", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
+    return telefoni(
+        "sync",
+        *args,
+        engine=town.engine,
+        data_dir=town.folder,
+        TELEFONI_PNR_ENCRYPTION_KEY=base64.urlsafe_b64encode(town.keys[0]).decode(),
+        TELEFONI_PNR_LOOKUP_KEY=base64.urlsafe_b64encode(town.keys[1]).decode(),
     )
 
 

@@ -7,10 +7,8 @@ sent_at, last_error) and what the mail server actually received.
 from __future__ import annotations
 
 import io
-import os
 import signal
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from models.base import utcnow
 from models.outbox import Attachment, OutboxMessage, OutboxStatus, RetryPolicy, Sender, enqueue
 from tasks.mail import FolderTransport, MailServerUnavailable, SmtpTransport
 from tasks.outbox import RelayReport, relay_outbox
+from tests.cli import COMMAND, telefoni, telefoni_env
 from tests.integration.smtp_server import DROP, SmtpServer
 
 SENDER = "telefoni@hallsberg.example"
@@ -105,20 +104,6 @@ def smtp(server: SmtpServer) -> SmtpTransport:
 def relay(engine: Engine, server: SmtpServer, **kwargs: Any) -> RelayReport:
     kwargs.setdefault("policy", INSTANT)
     return relay_outbox(engine, smtp(server), **kwargs)
-
-
-def url(engine: Engine) -> str:
-    return engine.url.render_as_string(hide_password=False)
-
-
-def telefoni_env(engine: Engine, tmp_path: Path, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "TELEFONI_DATABASE_URL": url(engine),
-        "TELEFONI_ENVIRONMENT": "test",
-        "TELEFONI_DATA_DIR": str(tmp_path),
-        **extra,
-    }
 
 
 def assert_sent_once(row: dict[str, Any], *, attempts: int = 1) -> None:
@@ -217,14 +202,7 @@ def test_permanent_refusal_is_a_dead_letter_shown_by_mail_status(
     assert smtp_server.copies(unknown.message_id) == []
     assert_sent_once(rows(relay_db)[known.message_id])
 
-    status = subprocess.run(
-        [sys.executable, "-m", "telefoni.cli", "mail", "status"],
-        env=telefoni_env(relay_db, tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    status = telefoni("mail", "status", engine=relay_db, data_dir=tmp_path)
     assert status.returncode == 0, status.stderr
     lines = status.stdout.splitlines()
     assert "väntar: 0" in lines and "skickade: 1" in lines and "döda brev: 1" in lines
@@ -360,7 +338,7 @@ def test_killed_between_send_and_record_resends_with_the_same_message_ids(
         TELEFONI_SMTP_TIMEOUT_SECONDS="60",
     )
     sender = subprocess.Popen(
-        [sys.executable, "-m", "telefoni.cli", "mail", "send"],
+        [*COMMAND, "mail", "send"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

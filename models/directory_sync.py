@@ -8,6 +8,7 @@ too much to apply without a person's say-so. The tables record each run and its 
 from __future__ import annotations
 
 import enum
+import operator
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -130,7 +131,43 @@ def as_text(values: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(values):
         return values.dt.strftime("%Y-%m-%d").fillna("").astype(object)
     out = values.astype(object).where(values.notna(), "")
-    return out.map(_text_of).astype(object)
+    # What _text_of does to each value, without a Python call per value: text (most columns)
+    # is already itself; dates, whole floats and ints are converted in bulk by exact type.
+    objects = out.to_numpy(dtype=object)
+    if set(map(type, objects)) <= {str}:
+        return out
+    kinds = np.fromiter(map(type, objects), dtype=object, count=len(objects))
+    other = kinds != str  # noqa: E721  (elementwise over the array of types)
+    rest, rest_kinds = objects[other], set(kinds[other])
+    texts: list[str]
+    if rest_kinds == {date} and min(rest).year >= 1000:  # isoformat = %Y-%m-%d from year 1000
+        texts = list(map(date.isoformat, rest))
+    elif rest_kinds <= _DATE_TYPES:
+        texts = list(map(_YMD, rest))
+    elif rest_kinds <= {int}:
+        texts = list(map(str, rest))
+    elif rest_kinds <= {float}:
+        texts = _float_texts(rest)
+    else:
+        texts = list(map(_text_of, rest))
+    result = objects.copy()
+    result[other] = texts
+    return pd.Series(result, index=out.index, name=out.name, dtype=object)
+
+
+_DATE_TYPES = frozenset({date, datetime, pd.Timestamp})
+_YMD = operator.methodcaller("strftime", "%Y-%m-%d")
+
+
+def _float_texts(values: np.ndarray) -> list[str]:
+    """_text_of for Python floats: whole numbers without decimals (exact below 2**53)."""
+    numbers = values.astype(np.float64)
+    whole = np.isfinite(numbers) & (np.abs(numbers) < 2.0**53) & (numbers == np.floor(numbers))
+    texts = np.empty(len(values), dtype=object)
+    texts[whole] = numbers[whole].astype(np.int64).astype(str).tolist()
+    texts[~whole] = [_text_of(v) for v in values[~whole]]
+    out: list[str] = texts.tolist()
+    return out
 
 
 def _text_of(value: Any) -> str:

@@ -7,13 +7,15 @@ the Prefect tasks below wrap its two fallible steps with retries.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -617,9 +619,6 @@ def _audit(session: Session, p: SyncPlan, options: SyncOptions) -> None:
             **values,
         )
 
-    def labelled(fields: pd.Series, values: pd.Series) -> dict[str, Any]:
-        return {FIELD_LABELS.get(f, f): v for f, v in zip(fields, values, strict=True)}
-
     records = [
         event(
             "directory.created",
@@ -630,14 +629,8 @@ def _audit(session: Session, p: SyncPlan, options: SyncOptions) -> None:
         for r in p.joiners.itertuples()
     ]
     records += [
-        event(
-            "directory.updated",
-            str(number),
-            "ändrad i HR-exporten",
-            before=labelled(group["field"], group["before"]),
-            after=labelled(group["field"], group["after"]),
-        )
-        for number, group in p.changes.groupby("employee_number", sort=True)
+        event("directory.updated", str(number), "ändrad i HR-exporten", before=b, after=a)
+        for number, b, a in _per_person(p.changes)
     ]
     records += [
         event("directory.created", r.employee_number, "saknades i kunddatabasen")
@@ -648,6 +641,23 @@ def _audit(session: Session, p: SyncPlan, options: SyncOptions) -> None:
         for r in p.leavers.itertuples()
     ]
     audit.record_many(session, records)
+
+
+def _per_person(changes: pd.DataFrame) -> Iterator[tuple[Any, dict[str, Any], dict[str, Any]]]:
+    """(employee_number, before, after) per person, labelled: what
+    `changes.groupby("employee_number", sort=True)` gives, without a frame per group."""
+    codes, numbers = pd.factorize(changes["employee_number"], sort=True)  # as groupby does
+    labels = [FIELD_LABELS.get(f, f) for f in changes["field"].tolist()]
+    before, after = changes["before"].tolist(), changes["after"].tolist()
+    order = np.argsort(codes, kind="stable")
+    order = order[codes[order] >= 0]  # groupby leaves missing keys out
+    for code, rows in itertools.groupby(order.tolist(), key=codes.__getitem__):
+        at = list(rows)
+        yield (
+            numbers[code],
+            {labels[i]: before[i] for i in at},
+            {labels[i]: after[i] for i in at},
+        )
 
 
 def _notify(session: Session, report: SyncReport, options: SyncOptions) -> None:

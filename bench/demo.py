@@ -10,41 +10,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import secrets
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-POSTGRES_URL = os.environ.get(
-    "TELEFONI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-
-
-@contextmanager
-def fresh_database(kind: str, folder: Path) -> Iterator[str]:
-    """The URL of a new, empty database (dropped afterwards for PostgreSQL)."""
-    if kind == "sqlite":
-        yield f"sqlite:///{folder / 'bench.db'}"
-        return
-    from sqlalchemy import create_engine, make_url, text
-
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"telefoni_bench_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+from telefoni.scratch import fresh_database
 
 
 def run_one(kind: str, size: int) -> dict[str, float]:
@@ -56,7 +30,10 @@ def run_one(kind: str, size: int) -> dict[str, float]:
     vault = PersonnummerVault(
         encryption_key=secrets.token_bytes(32), lookup_key=secrets.token_bytes(32)
     )
-    with tempfile.TemporaryDirectory() as tmp, fresh_database(kind, Path(tmp)) as url:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        fresh_database(kind, Path(tmp), prefix="telefoni_bench") as url,
+    ):
         engine = make_engine(url)
         migrate.upgrade(engine)
         t0 = time.perf_counter()

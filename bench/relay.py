@@ -16,25 +16,22 @@ from __future__ import annotations
 import argparse
 import cProfile
 import multiprocessing
-import os
 import pstats
 import smtplib
 import socket
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import Any
 
+from telefoni import scratch
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-POSTGRES_URL = os.environ.get(
-    "TELEFONI_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 SENDER = "telefoni@hallsberg.example"
 SENDER_NAME = "Telefoni – Hallsbergs kommun"
 DOMAIN = "hallsberg.example"
@@ -98,22 +95,11 @@ def counting_server() -> Iterator[tuple[int, Synchronized[int]]]:
 
 @contextmanager
 def fresh_database(kind: str) -> Iterator[str]:
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="relay-bench-") as tmp:
-            yield f"sqlite:///{Path(tmp) / 'bench.db'}"
-        return
-    from sqlalchemy import create_engine, make_url, text
-
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"telefoni_bench_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with (
+        tempfile.TemporaryDirectory(prefix="relay-bench-") as tmp,
+        scratch.fresh_database(kind, Path(tmp), prefix="telefoni_bench") as url,
+    ):
+        yield url
 
 
 def queue(engine: Any, mails: int) -> None:

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.demo import fresh_database
+from telefoni.scratch import fresh_database
 
 if TYPE_CHECKING:
     from models.personnummer import PersonnummerVault
@@ -243,7 +243,10 @@ def _child(*args: str) -> tuple[dict[str, Any], float]:
 
 
 def bench(kind: str, employees: int, share: float) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp, fresh_database(kind, Path(tmp)) as url:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        fresh_database(kind, Path(tmp), prefix="telefoni_bench") as url,
+    ):
         prepared, _ = _child("setup", url, tmp, str(employees), str(share))
         print(
             f"# {kind} {employees}: setup {prepared['setup_s']:.1f} s, "

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 
 from models.audit import Actor
@@ -91,7 +92,7 @@ def summary_markdown(report: SyncReport) -> str:
     return "\n".join(lines)
 
 
-@task(name="Rapportera katalogsynken")
+@task(name="Rapportera katalogsynken", cache_policy=NO_CACHE, persist_result=False)
 def publish(report: SyncReport) -> None:
     """Markdown summary and the change and quarantine tables on the run."""
     create_markdown_artifact(
@@ -113,6 +114,7 @@ def publish(report: SyncReport) -> None:
 
 @flow(
     name="directory-sync",
+    persist_result=False,  # the report names people; the register and the artifacts keep it
     description="Läser HR-exporten och uppdaterar kontaktcenters kunddatabas (§3.1): nya, "
     "ändrade och slutade personer, med karantän för felaktiga rader och broms mot "
     "massborttagning.",

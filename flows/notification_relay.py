@@ -32,6 +32,7 @@ def summary_markdown(report: RelayReport) -> str:
 
 @flow(
     name="notification-relay",
+    persist_result=False,  # dead letters name recipients; the outbox table keeps them
     description="Skickar e-post från utkorgen, försöker igen vid tillfälliga fel och "
     "lägger det som inte går att leverera som döda brev.",
 )

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
@@ -156,6 +157,8 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
     retry_delay_seconds=exponential_backoff(backoff_factor=10),
     retry_jitter_factor=0.5,
     retry_condition_fn=_transient,
+    cache_policy=NO_CACHE,  # a side effect: never skipped for a cached result
+    persist_result=False,
 )
 def send_outbox(batch_size: int = 500) -> RelayReport:
     """Relay the outbox with the configured transport and retry policy."""

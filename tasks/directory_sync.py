@@ -346,16 +346,19 @@ def _report(export: HrExport, p: SyncPlan, checked: Validated, status: SyncStatu
 
 def _change_list(p: SyncPlan) -> pd.DataFrame:
     """One row per change as the contact centre reads it (no personnummer values)."""
-    joined = pd.DataFrame(
-        {
-            "anställningsnummer": p.joiners["employee_number"],
-            "namn": p.joiners["name"],
-            "ändring": "ny i kunddatabasen",
-            "fält": "",
-            "före": "",
-            "efter": "",
-        }
-    )
+
+    def rows(people: pd.DataFrame, change: str, after: Any = "") -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "anställningsnummer": people["employee_number"],
+                "namn": people["name"],
+                "ändring": change,
+                "fält": "",
+                "före": "",
+                "efter": after,
+            }
+        )
+
     names = pd.concat([p.changed, p.directory_missing])[["employee_number", "name"]]
     name_of = names.drop_duplicates("employee_number").set_index("employee_number")["name"]
     hidden = p.changes["field"] == "personnummer_hash"
@@ -369,27 +372,15 @@ def _change_list(p: SyncPlan) -> pd.DataFrame:
             "efter": p.changes["after"].where(~hidden, "(ändrat)"),
         }
     )
-    missing = pd.DataFrame(
-        {
-            "anställningsnummer": p.directory_missing["employee_number"],
-            "namn": p.directory_missing["name"],
-            "ändring": "saknades i kunddatabasen",
-            "fält": "",
-            "före": "",
-            "efter": "",
-        }
+    return pd.concat(
+        [
+            rows(p.joiners, "ny i kunddatabasen"),
+            changed,
+            rows(p.directory_missing, "saknades i kunddatabasen"),
+            rows(p.leavers, "tas bort ur kunddatabasen", after=p.leavers["reason"]),
+        ],
+        ignore_index=True,
     )
-    left = pd.DataFrame(
-        {
-            "anställningsnummer": p.leavers["employee_number"],
-            "namn": p.leavers["name"],
-            "ändring": "tas bort ur kunddatabasen",
-            "fält": "",
-            "före": "",
-            "efter": p.leavers["reason"],
-        }
-    )
-    return pd.concat([joined, changed, missing, left], ignore_index=True)
 
 
 def _record_run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -134,6 +135,11 @@ def audit_show(
         typer.echo(f"Inga händelser för {object_type} {object_id}.")
         return
     rows = readable_rows(events, settings.tz)
+    if not sys.stdout.isatty():  # piped or redirected: one plain line per event, nothing folded
+        typer.echo(" | ".join(rows[0]))
+        for row in rows:
+            typer.echo(" | ".join(row.values()))
+        return
     table = Table(title=f"Historik: {object_type} {object_id}")
     for column in rows[0]:
         table.add_column(column, overflow="fold")

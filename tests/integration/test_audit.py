@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -232,3 +233,46 @@ def test_concurrent_writers_leave_one_linear_chain(
             assert verdict.checked == writers * per_writer
             reasons = session.scalars(select(AuditEvent.reason)).all()
         assert sorted(reasons) == sorted(f"händelse {i}" for i in range(writers * per_writer))
+
+
+@pytest.mark.parametrize("kind", ENGINES)
+def test_audit_show_gives_an_objects_history(
+    kind: str,
+    make_empty_database: Callable[[str], AbstractContextManager[Engine]],
+    tmp_path: Path,
+) -> None:
+    """What an auditor asks for: one person's history as a table, and every field as CSV."""
+    with make_empty_database(kind) as engine:
+        migrate.upgrade(engine)
+        with Session(engine) as session, session.begin():
+            audit.record(
+                session,
+                actor=Actor.person("hr.handlaggare"),
+                action="directory.updated",
+                object_type="employee",
+                object_id="A000101",
+                before={"titel": "Handläggare"},
+                after={"titel": "=Enhetschef"},
+                reason="ändrad i HR-exporten",
+                rule="§3.1",
+            )
+            audit.record_many(session, records(3))  # about other objects
+
+        table = telefoni("audit", "show", "--employee", "A000101", engine=engine)
+        assert table.returncode == 0, table.stderr
+        assert "directory.updated" in table.stdout and "§3.1" in table.stdout
+        assert "titel: Handläggare → =Enhetschef" in table.stdout
+        assert "subscription.updated" not in table.stdout
+
+        path = tmp_path / "historik.csv"
+        export = telefoni(
+            "audit", "show", "--employee", "A000101", "--csv", str(path), engine=engine
+        )
+        assert export.returncode == 0, export.stderr
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        assert lines[0].split(";")[:3] == ["seq", "occurred_at", "actor_type"]
+        assert len(lines) == 2 and lines[0].endswith(";hash")
+        assert '"{""titel"":""=Enhetschef""}"' in lines[1]  # JSON, never a formula
+
+        nothing = telefoni("audit", "show", "--device", "999", engine=engine)
+        assert nothing.returncode == 0 and "Inga händelser" in nothing.stdout

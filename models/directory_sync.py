@@ -204,25 +204,11 @@ def desired_frame(valid: pd.DataFrame, pnr_hashes: pd.Series, phone: pd.Series) 
 
     `phone` maps employee_number → the number of the person's active personal subscription.
     """
-    desired = pd.DataFrame(index=valid.index)
-    for name in (
-        "employee_number",
-        "first_name",
-        "last_name",
-        "email",
-        "title",
-        "user_id",
-        "unit_code",
-        "cost_centre_code",
-        "visiting_address",
-        "manager_number",
-        "keywords",
-    ):
-        desired[name] = as_text(valid[name])
-    desired["personnummer_hash"] = pnr_hashes.astype(object)
-    desired["employment_start"] = as_text(valid["employment_start"])
-    desired["employment_end"] = as_text(valid["employment_end"])
-    desired["need_category"] = as_text(valid["need_category"])
+    desired = pd.DataFrame({"employee_number": as_text(valid["employee_number"])})
+    for name in EMPLOYEE_FIELDS:
+        desired[name] = (
+            pnr_hashes.astype(object) if name == "personnummer_hash" else as_text(valid[name])
+        )
     desired["name"] = desired["first_name"] + " " + desired["last_name"]
     numbers = desired["employee_number"].map(phone).astype(object)
     desired["phone_number"] = numbers.where(numbers.notna(), "")

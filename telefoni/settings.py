@@ -70,6 +70,20 @@ class Settings(BaseSettings):
     sync_max_removal_count: int = Field(50, ge=0)
     sync_max_shrink_share: float = Field(0.20, ge=0, le=1)
 
+    # Onboarding orders (§4, §6.1): who may decide besides the manager, and how long they have.
+    approval_deputies: list[str] = Field(default_factory=list)  # employee numbers
+    approval_deadline_days: float = Field(14.0, gt=0)
+    approval_reminder_hours: float = Field(48.0, gt=0)
+    # How long an approval or delivery wait keeps its process before it suspends (seconds).
+    approval_poll_seconds: float = Field(10.0, gt=0)
+
+    # The operator gateway (§6.1): "email" sends a structured order to the ordering
+    # function's address through the outbox; "http" calls the operator's order API.
+    operator_gateway: Literal["email", "http"] = "email"
+    operator_api_url: str | None = None
+    operator_api_token: SecretStr | None = None
+    operator_timeout_seconds: float = Field(10.0, gt=0)
+
     # The relay: temporary refusals (4xx) wait, growing, for about a day before a dead letter.
     relay_max_attempts: int = Field(12, ge=1)
     relay_backoff_seconds: float = Field(300.0, ge=0)

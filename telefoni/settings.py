@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     operator_api_url: str | None = None
     operator_api_token: SecretStr | None = None
     operator_timeout_seconds: float = Field(10.0, gt=0)
+    # How long a run asks the operator API about deliveries before it waits on a form.
+    operator_delivery_wait_seconds: float = Field(60.0, ge=0)
 
     # The relay: temporary refusals (4xx) wait, growing, for about a day before a dead letter.
     relay_max_attempts: int = Field(12, ge=1)

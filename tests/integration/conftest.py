@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from telefoni import migrate
 from tests.conftest import ENGINES
+from tests.integration.operator_stand_in import OperatorStandIn
 from tests.integration.smtp_server import SmtpServer
 
 
@@ -33,3 +34,19 @@ def relay_db(
     with make_empty_database(request.param) as engine:
         migrate.upgrade(engine)
         yield engine
+
+
+@pytest.fixture
+def operator_api() -> Iterator[OperatorStandIn]:
+    """The operator's order API on 127.0.0.1 (free port): no faults, no token until set.
+
+    Configure per test: `operator_api.configure(fault_rate=0.3, faults=[...], seed=1)`,
+    `operator_api.fail_next(Fault.HTTP_500)`, `operator_api.refuse_next(422, "...")`,
+    `operator_api.token = "..."`, `operator_api.auto_deliver_after = 0`.
+    """
+    api = OperatorStandIn()
+    api.start()
+    try:
+        yield api
+    finally:
+        api.stop()

@@ -1,0 +1,139 @@
+"""Delivery details from the operator or a form, the order's key, and the mail context."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from models.ordering import (
+    Delivery,
+    DeliveryStatus,
+    InvalidDelivery,
+    OperatorOrder,
+    luhn_digit,
+    luhn_valid,
+    order_mail_context,
+)
+
+NUMBER = "+46701740605"  # PTS's fictional mobile series
+IMEI = "490154203237518"  # the standard example IMEI (valid Luhn)
+ICCID = "8946010123456789012"
+ICCID = ICCID[:-1] + luhn_digit(ICCID[:-1])
+
+
+def order() -> OperatorOrder:
+    return OperatorOrder(
+        idempotency_key="onboarding-17-order",
+        reference="TEL-000017",
+        employee_number="E1017",
+        employee_name="Åsa Öberg",
+        email=None,
+        unit="Socialtjänst",
+        cost_centre="4410",
+        need_category=2,
+        phone_model="Standardtelefon",
+        deviation_reason=None,
+        headset=False,
+        subscription_option="BAS",
+        subscription_name="Bas",
+        data=True,
+        referral=True,
+        referral_calendar=False,
+        apps=(),
+        wanted_by=date(2025, 9, 1),
+        requested_by="Admin A",
+        approved_by="Chef C",
+        replacement=True,
+    )
+
+
+def test_luhn() -> None:
+    assert luhn_valid(IMEI)
+    assert not luhn_valid(IMEI[:-1] + str((int(IMEI[-1]) + 1) % 10))
+    assert luhn_digit(IMEI[:-1]) == IMEI[-1]
+    assert luhn_valid(ICCID)
+
+
+@pytest.mark.parametrize(
+    ("number", "imei", "sim"),
+    [
+        (NUMBER, IMEI, ICCID),
+        ("070-174 06 05", "49-015420-323751-8", " ".join([ICCID[:4], ICCID[4:]])),
+        ("0046 70 174 06 05", IMEI, ICCID),
+    ],
+)
+def test_parse_normalises(number: str, imei: str, sim: str) -> None:
+    assert Delivery.parse(number=number, imei=imei, sim=sim) == Delivery(NUMBER, IMEI, ICCID)
+
+
+def test_twenty_digit_iccid() -> None:
+    body = "8946010123456789012"
+    sim = body + luhn_digit(body)
+    assert Delivery.parse(number=NUMBER, imei=IMEI, sim=sim).sim == sim
+
+
+@pytest.mark.parametrize(
+    ("field", "kwargs", "words"),
+    [
+        ("number", {"number": "12345"}, "Telefonnumret"),
+        ("number", {"number": "+4512345678"}, "svenskt"),  # Danish
+        ("number", {"number": ""}, "Telefonnumret"),
+        ("imei", {"imei": IMEI[:-1]}, "IMEI ska vara 15 siffror"),
+        ("imei", {"imei": IMEI[:-1] + "0"}, "IMEI har fel kontrollsiffra"),
+        ("imei", {"imei": "49015420323751X"}, "IMEI ska vara 15 siffror"),
+        ("sim", {"sim": ICCID[:-2]}, "SIM-kortsnumret (ICCID) ska vara 19 eller 20 siffror"),
+        ("sim", {"sim": "77" + ICCID[2:]}, "ska börja med 89"),
+        ("sim", {"sim": ICCID[:-1] + str((int(ICCID[-1]) + 1) % 10)}, "fel kontrollsiffra"),
+    ],
+)
+def test_parse_names_the_field(field: str, kwargs: dict[str, str], words: str) -> None:
+    values = {"number": NUMBER, "imei": IMEI, "sim": ICCID} | kwargs
+    with pytest.raises(InvalidDelivery) as caught:
+        Delivery.parse(**values)
+    assert set(caught.value.fields) == {field}
+    assert words in str(caught.value)
+    assert isinstance(caught.value, ValueError)
+
+
+def test_parse_reports_every_bad_field_without_echoing_values() -> None:
+    with pytest.raises(InvalidDelivery) as caught:
+        Delivery.parse(number="198507099805", imei="198507099805", sim="198507099805")
+    assert set(caught.value.fields) == {"number", "imei", "sim"}
+    message = str(caught.value)
+    assert "Telefonnumret" in message and "IMEI" in message and "SIM-kortsnumret" in message
+    assert "198507099805" not in message  # a mistyped personnummer is never echoed
+
+
+def test_delivery_refuses_unnormalised_values() -> None:
+    with pytest.raises(ValueError, match=r"Delivery\.parse"):
+        Delivery("070-174 06 05", IMEI, ICCID)
+
+
+def test_delivery_status_shape() -> None:
+    assert DeliveryStatus("pending").delivery is None
+    DeliveryStatus("delivered", Delivery(NUMBER, IMEI, ICCID))
+    with pytest.raises(ValueError):
+        DeliveryStatus("delivered")
+    with pytest.raises(ValueError):
+        DeliveryStatus("cancelled", Delivery(NUMBER, IMEI, ICCID))
+
+
+@pytest.mark.parametrize("key", ["", "has space", "line\nbreak", "x" * 201, "åäö"])
+def test_order_key_must_be_header_safe(key: str) -> None:
+    with pytest.raises(ValueError, match="idempotency_key"):
+        replace(order(), idempotency_key=key)
+
+
+def test_payload_and_mail_context() -> None:
+    o = order()
+    payload = o.payload()
+    assert payload["wanted_by"] == "2025-09-01" and payload["apps"] == []
+    assert "personnummer" not in payload
+    context = order_mail_context(o, municipality="Sjöbacka kommun")
+    rows = dict(context["rows"])
+    assert rows["Typ av beställning"] == "Ersättning"
+    assert rows["E-post"] == "saknas"
+    assert rows["Betalappar godkända av chef (§4.2.4)"] == "Inga"
+    assert rows["Avvikelse från standardmodell (§4.1.1)"] == "Nej, standardmodell"

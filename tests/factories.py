@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -16,6 +18,7 @@ from models.register import (
     PhoneModel,
     Subscription,
     SubscriptionKind,
+    SubscriptionOption,
 )
 
 _seq = itertools.count(1)
@@ -94,3 +97,50 @@ def personal_subscription(session: Session, owner: Employee, **fields: Any) -> S
     session.add(sub)
     session.flush()
     return sub
+
+
+def subscription_option(session: Session, **fields: Any) -> SubscriptionOption:
+    n = next(_seq)
+    option = SubscriptionOption(
+        **{
+            "code": f"MOBIL{n}",
+            "name": f"Mobil {n} GB",
+            "includes_data": True,
+            "monthly_fee_sek": Decimal("99.00"),
+            **fields,
+        }
+    )
+    session.add(option)
+    session.flush()
+    return option
+
+
+@dataclass(frozen=True)
+class Workplace:
+    """A unit with a manager, a few staff, and a catalogue to order from (fictional)."""
+
+    manager: str  # employee numbers
+    staff: tuple[str, ...]
+    other_manager: str
+    standard_model: str
+    rugged_model: str
+    option: str
+
+
+def workplace(session: Session, vault: PersonnummerVault, *, staff: int = 3) -> Workplace:
+    unit, cost_centre = unit_and_cost_centre(session)
+    where: dict[str, Any] = {"unit_id": unit.id, "cost_centre_id": cost_centre.id}
+    boss = employee(session, vault, first_name="Maja", **where)
+    other = employee(session, vault, first_name="Olof", **where)
+    people = [employee(session, vault, manager_id=boss.id, **where) for _ in range(staff)]
+    standard = phone_model(session, is_standard=True)
+    rugged = phone_model(session, is_standard=False, is_rugged=True)
+    option = subscription_option(session)
+    return Workplace(
+        manager=boss.employee_number,
+        staff=tuple(p.employee_number for p in people),
+        other_manager=other.employee_number,
+        standard_model=standard.name,
+        rugged_model=rugged.name,
+        option=option.code,
+    )

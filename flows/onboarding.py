@@ -1,0 +1,136 @@
+"""Onboarding orders (§4, §6.1): from a need to a working phone.
+
+The flows only sequence the steps in `tasks.onboarding` and wait for people. Waiting: a run
+started from a deployment suspends (its process ends; the run comes back from the
+deployment when someone answers, whatever was restarted in between); a run started
+directly holds its process and polls. Either way the answer arrives as a typed form, and
+every step before it is safe to pass again.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+from uuid import UUID
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import create_markdown_artifact
+from prefect.flow_runs import pause_flow_run, resume_flow_run, suspend_flow_run
+from prefect.input import RunInput
+from prefect.runtime import deployment
+
+from models.onboarding_forms import ApprovalDecision, DeliveryInput, OrderRequest
+from tasks.onboarding import (
+    ask_task,
+    check_task,
+    collect_task,
+    decide_task,
+    notify_task,
+    place_task,
+    receive_task,
+    record_delivery_task,
+    register_task,
+)
+from telefoni.settings import get_settings
+
+Form = TypeVar("Form", bound=RunInput)
+
+
+def wait_for(form: type[Form], *, key: str, description: str) -> Form:
+    """Wait for a person's answer on a form, shown with `description` above it."""
+    settings = get_settings()
+    shown = form.with_initial_data(description=description)
+    if deployment.id:
+        answer = suspend_flow_run(wait_for_input=shown, key=key, timeout=None)
+    else:
+        answer = pause_flow_run(
+            wait_for_input=shown,
+            key=key,
+            timeout=int(settings.approval_deadline_days * 86400 + 3600),
+            poll_interval=max(1, int(settings.approval_poll_seconds)),
+        )
+    assert answer is not None
+    return answer
+
+
+def process(requests: list[OrderRequest], batch_key: str | None) -> dict[str, Any]:
+    """requested → checked → approved → ordered → delivered → registered → notified."""
+    settings = get_settings()
+    ids = receive_task(requests, batch_key)
+    check_task(ids)
+    note: str | None = None
+    while (asking := ask_task(ids)).waiting:
+        description = f"**{note}**\n\n{asking.description}" if note else asking.description
+        decision = wait_for(ApprovalDecision, key=asking.key, description=description)
+        outcome = decide_task(ids, decision)
+        note = None if outcome.accepted else outcome.message
+    place_task(ids)
+    note = None
+    quick = settings.operator_delivery_wait_seconds if settings.operator_gateway == "http" else 0
+    while (waiting := collect_task(ids, wait_seconds=quick)).waiting:
+        description = f"**{note}**\n\n{waiting.description}" if note else waiting.description
+        given = wait_for(DeliveryInput, key=waiting.key, description=description)
+        note = record_delivery_task(ids, given)
+    register_task(ids)
+    counts = notify_task(ids)
+    summary = {"beställningar": len(ids), "läge": counts}
+    create_markdown_artifact(
+        key="onboarding",
+        markdown="## Beställning av telefon\n\n| läge | antal |\n| --- | ---: |\n"
+        + "\n".join(f"| {k} | {v} |" for k, v in sorted(counts.items())),
+        description="Beställningarnas läge när körningen slutade",
+    )
+    return summary
+
+
+@flow(
+    name="onboarding-order",
+    persist_result=False,
+    description="Beställning av telefon och abonnemang för en anställd (§4, §6.1): kontroll mot "
+    "riktlinjerna, chefens godkännande, beställning via den anvisade beställningsfunktionen, "
+    "leverans, registrering och besked till kontaktcenter och den anställda.",
+)
+def onboarding_order(order: OrderRequest) -> dict[str, Any]:
+    """Beställ telefon och abonnemang till en anställd.
+
+    Args:
+        order: Beställningen: vem, behovskategori, modell, tillbehör, abonnemang och appar.
+    """
+    return process([order], batch_key=None)
+
+
+@flow(
+    name="onboarding-batch",
+    persist_result=False,
+    description="Samlad beställning (t.ex. inför skolstarten): alla anställda har samma chef, "
+    "som beslutar om hela beställningen på en gång.",
+)
+def onboarding_batch(orders: list[OrderRequest], name: str) -> dict[str, Any]:
+    """Samlad beställning av telefoner, ett beslut av chefen för alla.
+
+    Args:
+        orders: Beställningarna, en per anställd.
+        name: Ett namn på den samlade beställningen, t.ex. "Skolstart 2027 Sörbyskolan".
+    """
+    return process(orders, batch_key=name.strip() or None)
+
+
+@flow(
+    name="onboarding-watch",
+    persist_result=False,
+    description="Påminner chefer om beställningar som väntar på beslut, avslår automatiskt vid "
+    "tidsfristen och hämtar leveranser från operatören.",
+)
+def onboarding_watch() -> dict[str, int]:
+    """Påminnelser, tidsfrister och leveranser för väntande beställningar."""
+    from tasks.onboarding import watch_task
+
+    resumed = 0
+    for resume in watch_task():
+        try:
+            resume_flow_run(UUID(resume.flow_run_id), run_input=resume.run_input)
+            resumed += 1
+        except Exception as exc:  # not waiting (any more): the next watch looks again
+            get_run_logger().warning(
+                "Körningen %s kunde inte återupptas: %s", resume.flow_run_id, exc
+            )
+    return {"återupptagna körningar": resumed}

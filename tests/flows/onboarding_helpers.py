@@ -1,0 +1,108 @@
+"""Driving onboarding runs from a test as the people around them would: start, wait, answer."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun
+from prefect.flow_runs import resume_flow_run
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from models.onboarding import OnboardingOrder, OrderStatus
+from models.onboarding_forms import OrderRequest
+from models.ordering import luhn_digit
+from tests.factories import Workplace
+
+
+def order_for(wp: Workplace, who: int = 0, **fields: Any) -> OrderRequest:
+    values: dict[str, Any] = {
+        "employee_number": wp.staff[who],
+        "need_category": 2,
+        "phone_model": wp.standard_model,
+        "subscription_option": wp.option,
+        "requested_by": wp.manager,
+        "apps": [
+            {"name": "Ritverktyg Pro", "monthly_cost_sek": "49", "why": "ritningar i fält"},
+            {"name": "Kartor Plus", "monthly_cost_sek": "19", "why": "navigering"},
+        ],
+    }
+    return OrderRequest.model_validate(values | fields)
+
+
+class Background:
+    """A flow called in a thread of its own, as a worker would run it."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.result: Any = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(fn, *args), daemon=True)
+        self.thread.start()
+
+    def _run(self, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            self.result = fn(*args)
+        except BaseException as exc:
+            self.error = exc
+
+    def join(self, timeout: float = 120) -> Any:
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the flow did not finish"
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def read_run(run_id: str) -> FlowRun:
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(UUID(run_id))
+
+
+def orders(engine: Engine) -> list[OnboardingOrder]:
+    with Session(engine, expire_on_commit=False) as session:
+        return list(session.scalars(select(OnboardingOrder).order_by(OnboardingOrder.id)))
+
+
+def wait_for_pause(engine: Engine, status: OrderStatus, timeout: float = 120) -> str:
+    """The run id once its orders reached `status` and the run waits for a person."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [o for o in orders(engine) if o.flow_run_id]
+        if found:
+            run = read_run(str(found[0].flow_run_id))
+            if run.state is not None and run.state.is_final():
+                raise AssertionError(f"the run ended instead of waiting: {run.state}")
+            if all(o.status is status for o in found) and run.state and run.state.is_paused():
+                return str(found[0].flow_run_id)
+        time.sleep(0.3)
+    raise AssertionError(f"no run waiting with its orders {status}: {orders(engine)}")
+
+
+def wait_for_state(run_id: str, *names: str, timeout: float = 120) -> FlowRun:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = read_run(run_id)
+        if run.state is not None and run.state.name in names:
+            return run
+        time.sleep(0.5)
+    raise AssertionError(f"run {run_id} never reached {names}: {read_run(run_id).state}")
+
+
+def answer(run_id: str, **run_input: Any) -> None:
+    resume_flow_run(UUID(run_id), run_input=run_input)
+
+
+def delivery(n: int) -> dict[str, str]:
+    """A fictional delivery: a number, an IMEI and an ICCID with valid check digits."""
+    imei = f"35{n:012d}"
+    iccid = f"894601{n:012d}"
+    return {
+        "number": f"+46701{n:06d}",
+        "imei": imei + luhn_digit(imei),
+        "sim": iccid + luhn_digit(iccid),
+    }

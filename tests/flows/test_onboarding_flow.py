@@ -1,0 +1,160 @@
+"""The onboarding order under a real Prefect server: approve, reject, wrong approver, deadline."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from flows.onboarding import onboarding_order, onboarding_watch
+from models.audit import history
+from models.onboarding import OBJECT_TYPE, OrderStatus
+from models.outbox import OutboxMessage
+from models.register import Device, DirectoryEntry, Subscription, SubscriptionStatus
+from telefoni.demo import vault_from
+from telefoni.settings import get_settings
+from tests import factories
+from tests.factories import Workplace
+from tests.flows.onboarding_helpers import (
+    Background,
+    answer,
+    delivery,
+    order_for,
+    orders,
+    wait_for_pause,
+)
+
+STORY = [
+    "onboarding.requested",
+    "onboarding.checked",
+    "onboarding.approval_requested",
+    "onboarding.approved",
+    "onboarding.ordered",
+    "onboarding.delivered",
+    "onboarding.registered",
+    "onboarding.notified",
+]
+
+
+@pytest.fixture
+def wp(flow_db: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workplace]:
+    monkeypatch.setenv("TELEFONI_APPROVAL_POLL_SECONDS", "1")
+    get_settings.cache_clear()
+    with Session(flow_db) as session, session.begin():
+        place = factories.workplace(session, vault_from(get_settings()))
+    yield place
+
+
+def story(engine: Engine, reference: str) -> list[str]:
+    with Session(engine) as session:
+        return [e.action for e in history(session, object_type=OBJECT_TYPE, object_id=reference)]
+
+
+def mails(engine: Engine) -> list[OutboxMessage]:
+    with Session(engine) as session:
+        return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+def test_approved_order_is_ordered_delivered_registered_and_told(
+    flow_db: Engine, wp: Workplace
+) -> None:
+    run = Background(onboarding_order, order_for(wp))
+    run_id = wait_for_pause(flow_db, OrderStatus.AWAITING_APPROVAL)
+    answer(
+        run_id,
+        decision="godkänn",
+        decided_by=wp.manager,
+        approved_apps=["Ritverktyg Pro"],
+        comment="Behövs i fält",
+    )
+    wait_for_pause(flow_db, OrderStatus.ORDERED)  # the e-mail channel: delivery by form
+    answer(run_id, **delivery(1))
+    result = run.join()
+
+    (order,) = orders(flow_db)
+    assert result["läge"] == {"completed": 1}
+    assert order.status is OrderStatus.COMPLETED
+    assert order.decided_by == wp.manager
+    assert [a["name"] for a in order.apps if a["approved"]] == ["Ritverktyg Pro"]
+    with Session(flow_db) as session:
+        sub = session.get(Subscription, order.subscription_id)
+        device = session.get(Device, order.device_id)
+        entry = session.scalar(
+            select(DirectoryEntry).where(DirectoryEntry.employee_id == order.employee_id)
+        )
+        assert sub is not None and device is not None and entry is not None
+        assert sub.status is SubscriptionStatus.ACTIVE
+        assert sub.has_referral and sub.referral_calendar_link  # §4.2.3
+        assert sub.number == delivery(1)["number"]
+        assert device.imei == delivery(1)["imei"]
+        assert entry.phone_number == sub.number
+
+    sent = {m.template + ":" + m.business_key.split(":")[0]: m for m in mails(flow_db)}
+    to_operator = sent["operatorsbestallning:" + order.operator_key.split(":")[0]]  # type: ignore[union-attr]
+    assert to_operator.recipient == get_settings().ordering_function_email
+    assert "Ritverktyg Pro" in to_operator.body_text
+    assert "Kartor Plus" not in to_operator.body_text  # not approved: not ordered (§4.2.4)
+    welcome = sent["meddelande:onboarding-welcome"]
+    assert "lösenkod på minst fyra siffror" in welcome.body_text  # §7.2
+    assert sent["meddelande:onboarding-directory"].recipient == get_settings().contact_centre_email
+    assert "meddelande:onboarding-approval" in sent
+
+    assert story(flow_db, order.reference) == STORY
+
+
+def test_rejected_order_is_not_ordered(flow_db: Engine, wp: Workplace) -> None:
+    run = Background(onboarding_order, order_for(wp))
+    run_id = wait_for_pause(flow_db, OrderStatus.AWAITING_APPROVAL)
+    answer(run_id, decision="avslå", decided_by=wp.manager, comment="Kategori 2 räcker inte")
+    result = run.join()
+
+    (order,) = orders(flow_db)
+    assert result["läge"] == {"rejected": 1}
+    assert order.decision_comment == "Kategori 2 räcker inte"
+    assert order.operator_key is None
+    assert not [m for m in mails(flow_db) if m.template == "operatorsbestallning"]
+    assert story(flow_db, order.reference)[-1] == "onboarding.rejected"
+
+
+def test_someone_else_is_refused_and_the_manager_is_asked_again(
+    flow_db: Engine, wp: Workplace
+) -> None:
+    run = Background(onboarding_order, order_for(wp))
+    run_id = wait_for_pause(flow_db, OrderStatus.AWAITING_APPROVAL)
+    answer(run_id, decision="godkänn", decided_by=wp.other_manager)
+    # The run waits again, on a new form; the order is still undecided.
+    deadline = time.monotonic() + 60
+    while orders(flow_db)[0].approval_round < 2 and time.monotonic() < deadline:
+        time.sleep(0.3)
+    wait_for_pause(flow_db, OrderStatus.AWAITING_APPROVAL)
+    (order,) = orders(flow_db)
+    assert order.decided_by is None
+    assert story(flow_db, order.reference)[-1] == "onboarding.decision_refused"
+
+    answer(run_id, decision="avslå", decided_by=wp.manager)
+    run.join()
+    (order,) = orders(flow_db)
+    assert order.status is OrderStatus.REJECTED and order.decided_by == wp.manager
+
+
+def test_no_decision_by_the_deadline_rejects_automatically(
+    flow_db: Engine, wp: Workplace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TELEFONI_APPROVAL_DEADLINE_DAYS", str(3 / 86400))  # three seconds
+    get_settings.cache_clear()
+    run = Background(onboarding_order, order_for(wp))
+    wait_for_pause(flow_db, OrderStatus.AWAITING_APPROVAL)
+    time.sleep(3.5)
+    assert onboarding_watch() == {"återupptagna körningar": 1}
+    result = run.join()
+
+    (order,) = orders(flow_db)
+    assert result["läge"] == {"rejected": 1}
+    assert order.decided_by == "system"
+    assert "ingen beslutade" in (order.decision_comment or "")
+    events = story(flow_db, order.reference)
+    assert events[-1] == "onboarding.rejected"
+    assert not [m for m in mails(flow_db) if m.template == "operatorsbestallning"]

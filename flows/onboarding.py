@@ -13,18 +13,20 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.flow_runs import pause_flow_run, resume_flow_run, suspend_flow_run
 from prefect.input import RunInput
 from prefect.runtime import deployment
 
 from models.onboarding_forms import ApprovalDecision, DeliveryInput, OrderRequest
 from tasks.onboarding import (
+    adopt_task,
     ask_task,
     check_task,
     collect_task,
     decide_task,
     notify_task,
+    outcome_task,
     place_task,
     receive_task,
     record_delivery_task,
@@ -52,11 +54,25 @@ def wait_for(form: type[Form], *, key: str, description: str) -> Form:
     return answer
 
 
+class OrdersRefused(ValueError):
+    """No order of the run may go on: each broke the guideline (the § is in the message)."""
+
+
 def process(requests: list[OrderRequest], batch_key: str | None) -> dict[str, Any]:
     """requested → checked → approved → ordered → delivered → registered → notified."""
     settings = get_settings()
     ids = receive_task(requests, batch_key)
-    check_task(ids)
+    busy = adopt_task(ids)
+    if busy:
+        get_run_logger().warning(
+            "Beställningen hanteras redan av körningen %s; den här gör ingenting.", ", ".join(busy)
+        )
+        return {"beställningar": len(ids), "hanteras av": busy}
+    counts = check_task(ids)
+    if counts.get("refused") == len(ids):
+        rows = outcome_task(ids)
+        publish(rows)
+        raise OrdersRefused("; ".join(f"{r['referens']}: {r['riktlinjerna']}" for r in rows))
     note: str | None = None
     while (asking := ask_task(ids)).waiting:
         description = f"**{note}**\n\n{asking.description}" if note else asking.description
@@ -72,14 +88,24 @@ def process(requests: list[OrderRequest], batch_key: str | None) -> dict[str, An
         note = record_delivery_task(ids, given)
     register_task(ids)
     counts = notify_task(ids)
-    summary = {"beställningar": len(ids), "läge": counts}
+    publish(outcome_task(ids))
+    return {"beställningar": len(ids), "läge": counts}
+
+
+def publish(rows: list[dict[str, str]]) -> None:
+    """The orders' outcome on the run: a summary and a table (no personal identity)."""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["läge"]] = counts.get(row["läge"], 0) + 1
     create_markdown_artifact(
         key="onboarding",
         markdown="## Beställning av telefon\n\n| läge | antal |\n| --- | ---: |\n"
         + "\n".join(f"| {k} | {v} |" for k, v in sorted(counts.items())),
         description="Beställningarnas läge när körningen slutade",
     )
-    return summary
+    create_table_artifact(
+        key="onboarding-orders", table=rows[:500], description="Beställningarna (de första 500)"
+    )
 
 
 @flow(

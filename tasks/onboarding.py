@@ -27,7 +27,13 @@ from sqlalchemy.orm import Session
 from models import audit
 from models.audit import Actor, AuditRecord
 from models.base import utcnow
-from models.onboarding import OBJECT_TYPE, OnboardingOrder, OrderStatus, content_key
+from models.onboarding import (
+    OBJECT_TYPE,
+    STATUS_SV,
+    OnboardingOrder,
+    OrderStatus,
+    content_key,
+)
 from models.onboarding_forms import DEVIATION_TEXT, ApprovalDecision, DeliveryInput, OrderRequest
 from models.onboarding_rules import (
     Finding,
@@ -256,6 +262,25 @@ def order_summary(order: OnboardingOrder, employee_number: str) -> dict[str, Any
         "ersättning": order.replacement,
         "önskat datum": order.wanted_by.isoformat() if order.wanted_by else None,
     }
+
+
+def adopt(
+    session: Session, ids: Sequence[int], run_id: str | None, alive: Callable[[str], bool]
+) -> list[str]:
+    """Take over open orders whose run has ended (a crash, a cancel); name the runs still at it.
+
+    The same request started twice finds the same orders: the second run must neither order
+    them again nor wait beside the first.
+    """
+    busy = []
+    for order in _orders(session, ids):
+        if order.status.closed or order.flow_run_id in (None, run_id):
+            continue
+        if alive(str(order.flow_run_id)):
+            busy.append(str(order.flow_run_id))
+        else:
+            order.flow_run_id = run_id
+    return sorted(set(busy))
 
 
 # --- checked -----------------------------------------------------------------------------------
@@ -1181,6 +1206,42 @@ def receive_task(requests: list[OrderRequest], batch_key: str | None) -> list[in
         return receive(session, requests, batch_key=batch_key, ctx=ctx)
 
 
+def _alive(run_id: str) -> bool:
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        with get_client(sync_client=True) as client:
+            state = client.read_flow_run(UUID(run_id)).state
+    except (ObjectNotFound, ValueError):
+        return False
+    return state is not None and not state.is_final()
+
+
+@task(
+    name="Ta över beställningarna",
+    retries=2,
+    retry_delay_seconds=5,
+    cache_policy=NO_CACHE,
+    persist_result=False,
+)
+def adopt_task(ids: list[int]) -> list[str]:
+    """Orders of an ended run become this run's; runs still handling them are named."""
+    engine, ctx, _ = _current()
+    with Session(engine) as session, session.begin():
+        return adopt(session, ids, ctx.flow_run_id, _alive)
+
+
+@task(name="Sammanställ", cache_policy=NO_CACHE, persist_result=False)
+def outcome_task(ids: list[int]) -> list[dict[str, str]]:
+    """Where each order stands, for the run's artifact."""
+    engine, _, _ = _current()
+    with Session(engine) as session:
+        return outcome_rows(session, ids)
+
+
 @task(name="Kontrollera mot riktlinjerna", cache_policy=NO_CACHE, persist_result=False)
 def check_task(ids: list[int]) -> dict[str, int]:
     """The guideline's rules (§4); refused orders stop here with their §."""
@@ -1288,6 +1349,23 @@ def notify_task(ids: list[int]) -> dict[str, int]:
     with Session(engine) as session, session.begin():
         notify(session, ids, ctx=ctx)
         return status_counts(session, ids)
+
+
+def outcome_rows(session: Session, ids: Sequence[int]) -> list[dict[str, str]]:
+    """Per order, for the run's artifact: where it stands and what the rules said."""
+    rows = []
+    for o in _orders(session, ids):
+        said = [f"{f['rule']}: {f['message']}" for f in o.findings if f["severity"] != "note"]
+        rows.append(
+            {
+                "referens": o.reference,
+                "anställd": o.employee.employee_number,
+                "läge": STATUS_SV[o.status],
+                "nummer": o.number or "",
+                "riktlinjerna": "; ".join(said),
+            }
+        )
+    return rows
 
 
 def status_counts(session: Session, ids: Sequence[int]) -> dict[str, int]:

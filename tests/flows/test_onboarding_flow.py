@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from flows.onboarding import onboarding_order, onboarding_watch
+from flows.onboarding import OrdersRefused, onboarding_order, onboarding_watch
 from models.audit import history
 from models.onboarding import OBJECT_TYPE, OrderStatus
 from models.outbox import OutboxMessage
@@ -158,3 +158,37 @@ def test_no_decision_by_the_deadline_rejects_automatically(
     events = story(flow_db, order.reference)
     assert events[-1] == "onboarding.rejected"
     assert not [m for m in mails(flow_db) if m.template == "operatorsbestallning"]
+
+
+def test_an_order_against_the_guideline_fails_with_its_paragraph(
+    flow_db: Engine, wp: Workplace
+) -> None:
+    state = onboarding_order(order_for(wp, need_category=3), return_state=True)
+
+    assert state.is_failed()
+    with pytest.raises(OrdersRefused, match=r"§4\.1"):
+        state.result()
+    (order,) = orders(flow_db)
+    assert order.status is OrderStatus.REFUSED
+    assert story(flow_db, order.reference) == [
+        "onboarding.requested",
+        "onboarding.checked",
+        "onboarding.refused",
+    ]
+    assert not [m for m in mails(flow_db) if m.template == "meddelande"]  # no manager asked
+
+
+def test_the_same_request_twice_is_one_order_handled_by_one_run(
+    flow_db: Engine, wp: Workplace
+) -> None:
+    first = Background(onboarding_order, order_for(wp))
+    run_id = wait_for_pause(flow_db, OrderStatus.AWAITING_APPROVAL)
+
+    second = onboarding_order(order_for(wp))  # e.g. the form sent twice
+
+    assert second["hanteras av"] == [run_id]
+    answer(run_id, decision="avslå", decided_by=wp.manager)
+    first.join()
+    (order,) = orders(flow_db)
+    assert order.status is OrderStatus.REJECTED
+    assert story(flow_db, order.reference).count("onboarding.requested") == 1

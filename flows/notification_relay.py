@@ -37,7 +37,11 @@ def summary_markdown(report: RelayReport) -> str:
     "lägger det som inte går att leverera som döda brev.",
 )
 def notification_relay(batch_size: int = 500) -> RelayReport:
-    """Send the outbox; report counts as an artifact."""
+    """Skicka e-posten i utkorgen och rapportera antalen.
+
+    Args:
+        batch_size: Hur många meddelanden som hämtas ur utkorgen åt gången.
+    """
     report = send_outbox(batch_size)
     create_markdown_artifact(
         key="notification-relay", markdown=summary_markdown(report), description="Utskick"

@@ -27,6 +27,19 @@ log = logging.getLogger(__name__)
 
 HOST, PORT = "127.0.0.1", 4200
 
+# What the UI's run forms call each flow parameter (the code keeps English names).
+PARAMETER_TITLES = {
+    "order": "Beställning",
+    "orders": "Beställningar",
+    "name": "Namn på den samlade beställningen",
+    "path": "HR-exportens sökväg",
+    "dry_run": "Provkörning",
+    "allow_mass_removal": "Tillåt massborttagning",
+    "reason": "Anledning",
+    "started_by": "Startad av",
+    "batch_size": "Antal e-postmeddelanden per omgång",
+}
+
 
 def prefect_environment(settings: Settings) -> dict[str, str]:
     """Environment for a local Prefect server and the processes that talk to it."""
@@ -63,17 +76,18 @@ def load_deployments(path: Path = PROJECT_ROOT / "prefect.yaml") -> list[Any]:
         limit = item.get("concurrency_limit")
         if isinstance(limit, dict):
             limit = ConcurrencyLimitConfig(**limit)
-        deployments.append(
-            flow.to_deployment(
-                name=item["name"],
-                schedules=schedules or None,
-                concurrency_limit=limit,
-                parameters=item.get("parameters") or {},
-                description=item.get("description"),
-                tags=item.get("tags") or [],
-                enforce_parameter_schema=item.get("enforce_parameter_schema", True),
-            )
+        deployment = flow.to_deployment(
+            name=item["name"],
+            schedules=schedules or None,
+            concurrency_limit=limit,
+            parameters=item.get("parameters") or {},
+            description=item.get("description"),
+            tags=item.get("tags") or [],
+            enforce_parameter_schema=item.get("enforce_parameter_schema", True),
         )
+        for name, spec in deployment._parameter_openapi_schema.properties.items():
+            spec["title"] = PARAMETER_TITLES.get(name, spec.get("title", name))
+        deployments.append(deployment)
     return deployments
 
 

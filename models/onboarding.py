@@ -15,7 +15,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, SmallInteger, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, created_ts, intpk, updated_ts
@@ -57,10 +66,13 @@ STATUS_SV = {
 
 class OnboardingOrder(Base):
     __tablename__ = "onboarding_order"
+    __table_args__ = (UniqueConstraint("request_key", "request_attempt"),)
 
     id: Mapped[intpk]
-    # sha256 of the request's content, then "#n": n earlier requests like it were turned down.
-    request_key: Mapped[str] = mapped_column(String(80), unique=True)
+    # The request's identity (sha256 of its content) and how many like it were turned down
+    # before: the same request again finds this order, unless it was refused or rejected.
+    request_key: Mapped[str] = mapped_column(String(64))
+    request_attempt: Mapped[int] = mapped_column(Integer, default=0)
     batch_key: Mapped[str | None] = mapped_column(String(80), index=True)
     status: Mapped[OrderStatus] = mapped_column(
         _enum(OrderStatus, "onboarding_status"), default=OrderStatus.REQUESTED

@@ -20,9 +20,9 @@ from typing import Any
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from models import audit
 from models.audit import Actor, AuditRecord
@@ -76,6 +76,10 @@ class UnknownEmployee(ValueError):
     """An order names an employee number the register does not know."""
 
 
+class RequestRace(RuntimeError):
+    """Another run stored the same request at the same moment; a retry finds its order."""
+
+
 @dataclass(frozen=True)
 class Context:
     """What the steps need to know about their surroundings."""
@@ -97,10 +101,24 @@ class Context:
         return f"{self.ui_url.rstrip('/')}/runs/flow-run/{flow_run_id or self.flow_run_id}"
 
 
-def _orders(session: Session, ids: Sequence[int], *statuses: OrderStatus) -> list[OnboardingOrder]:
-    stmt = select(OnboardingOrder).where(OnboardingOrder.id.in_(ids)).order_by(OnboardingOrder.id)
+def _orders(
+    session: Session, ids: Sequence[int], *statuses: OrderStatus, lock: bool = False
+) -> list[OnboardingOrder]:
+    stmt = (
+        select(OnboardingOrder)
+        .where(OnboardingOrder.id.in_(ids))
+        .order_by(OnboardingOrder.id)
+        .options(
+            selectinload(OnboardingOrder.employee).selectinload(Employee.unit),
+            selectinload(OnboardingOrder.employee).selectinload(Employee.cost_centre),
+            selectinload(OnboardingOrder.approver),
+            selectinload(OnboardingOrder.subscription_option),
+        )
+    )
     if statuses:
         stmt = stmt.where(OnboardingOrder.status.in_(statuses))
+    if lock:
+        stmt = stmt.with_for_update(of=OnboardingOrder)
     return list(session.scalars(stmt))
 
 
@@ -180,71 +198,55 @@ def receive(
     if unknown:
         listed = ", ".join(unknown[:20]) + (" …" if len(unknown) > 20 else "")
         raise UnknownEmployee(f"anställningsnummer finns inte i registret: {listed}")
-    ids, records = [], []
-    for request in requests:
-        base = content_key({**request.model_dump(mode="json"), "batch": batch_key})
-        order = _open_order(session, base)
-        if order is None:
-            order, created = _new_order(
-                session, base, request, employees[request.employee_number], batch_key, ctx
+    keys = [content_key({**r.model_dump(mode="json"), "batch": batch_key}) for r in requests]
+    known: dict[str, list[OnboardingOrder]] = {}
+    unique = sorted(set(keys))
+    for start in range(0, len(unique), 500):
+        for order in session.scalars(
+            select(OnboardingOrder).where(
+                OnboardingOrder.request_key.in_(unique[start : start + 500])
             )
-            if created:
-                records.append(
-                    _event(
-                        ctx,
-                        order,
-                        "requested",
-                        actor=Actor.person(request.requested_by),
-                        rule="§4",
-                        reason="beställning av telefon och abonnemang",
-                        after=order_summary(order, request.employee_number),
-                    )
-                )
-        ids.append(order.id)
-    audit.record_many(session, records)
-    return ids
-
-
-def _open_order(session: Session, base: str) -> OnboardingOrder | None:
-    """The order made for this request before, unless it was turned down (then ask anew)."""
-    for order in session.scalars(
-        select(OnboardingOrder)
-        .where(OnboardingOrder.request_key.like(f"{base}#%"))
-        .order_by(OnboardingOrder.id.desc())
-    ):
-        if order.status not in (OrderStatus.REFUSED, OrderStatus.REJECTED):
-            return order
-    return None
-
-
-def _new_order(
-    session: Session,
-    base: str,
-    request: OrderRequest,
-    employee_id: int,
-    batch_key: str | None,
-    ctx: Context,
-) -> tuple[OnboardingOrder, bool]:
-    earlier = session.scalar(
-        select(func.count()).where(OnboardingOrder.request_key.like(f"{base}#%"))
-    )
-    order = OnboardingOrder(
-        request_key=f"{base}#{earlier}",
-        batch_key=batch_key,
-        employee_id=employee_id,
-        flow_run_id=ctx.flow_run_id,
-        **_order_fields(request),
-    )
+        ):
+            known.setdefault(order.request_key, []).append(order)
+    orders, new = [], []
+    for request, key in zip(requests, keys, strict=True):
+        earlier = sorted(known.get(key, []), key=lambda o: o.request_attempt)
+        if earlier and earlier[-1].status not in (OrderStatus.REFUSED, OrderStatus.REJECTED):
+            orders.append(earlier[-1])
+            continue
+        order = OnboardingOrder(
+            request_key=key,
+            request_attempt=earlier[-1].request_attempt + 1 if earlier else 0,
+            batch_key=batch_key,
+            employee_id=employees[request.employee_number],
+            flow_run_id=ctx.flow_run_id,
+            **_order_fields(request),
+        )
+        known.setdefault(key, []).append(order)
+        orders.append(order)
+        new.append((order, request))
     try:
         with session.begin_nested():
-            session.add(order)
+            session.add_all([order for order, _ in new])
             session.flush()
     except IntegrityError:  # the same request, at the same moment, from another run
-        existing = _open_order(session, base)
-        if existing is None:
-            raise
-        return existing, False
-    return order, True
+        raise RequestRace("samma beställning togs emot samtidigt av en annan körning") from None
+    audit.record_many(
+        session,
+        [
+            _event(
+                ctx,
+                order,
+                "requested",
+                actor=Actor.person(request.requested_by),
+                rule="§4",
+                reason="beställning av telefon och abonnemang",
+                after=order_summary(order, request.employee_number),
+            )
+            for order, request in new
+        ],
+    )
+    return [order.id for order in orders]
 
 
 def order_summary(order: OnboardingOrder, employee_number: str) -> dict[str, Any]:
@@ -286,29 +288,32 @@ def adopt(
 # --- checked -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Catalogue:
+    models: dict[str, PhoneModel]  # by casefolded name
+    options: dict[str, SubscriptionOption]  # by casefolded code
+
+    @classmethod
+    def read(cls, session: Session) -> _Catalogue:
+        return cls(
+            {m.name.casefold(): m for m in session.scalars(select(PhoneModel))},
+            {o.code.casefold(): o for o in session.scalars(select(SubscriptionOption))},
+        )
+
+
 def _facts(
-    session: Session, order: OnboardingOrder, deputies: frozenset[str], today: Any
+    order: OnboardingOrder,
+    catalogue: _Catalogue,
+    *,
+    holds: bool,
+    deputies: frozenset[str],
+    today: date,
 ) -> OrderFacts:
-    models = list(session.scalars(select(PhoneModel).order_by(PhoneModel.name)))
-    options = list(session.scalars(select(SubscriptionOption).order_by(SubscriptionOption.code)))
-    model = next(
-        (m for m in models if m.name.casefold() == order.phone_model_name.casefold()), None
-    )
-    option = next(
-        (o for o in options if o.code.casefold() == order.subscription_option_code.casefold()), None
-    )
+    model = catalogue.models.get(order.phone_model_name.casefold())
+    option = catalogue.options.get(order.subscription_option_code.casefold())
     order.phone_model_id = model.id if model else None
     order.subscription_option_id = option.id if option else None
     employee = order.employee
-    holds = session.scalar(
-        select(func.count())
-        .select_from(Subscription)
-        .where(
-            Subscription.owner_id == employee.id,
-            Subscription.kind == SubscriptionKind.PERSONAL,
-            Subscription.status == SubscriptionStatus.ACTIVE,
-        )
-    )
     ended = employee.left_at is not None or (
         employee.employment_end is not None and employee.employment_end < today
     )
@@ -330,12 +335,32 @@ def _facts(
         referral=order.referral,
         apps=_paid_apps(order),
         replacement=order.replacement,
-        holds_active_personal_subscription=bool(holds),
+        holds_active_personal_subscription=holds,
         employee_active=not ended,
         has_approver=employee.manager_id is not None or bool(deputies),
-        catalogue=tuple(m.name for m in models if m.available),
-        offered_options=tuple(o.code for o in options if o.available),
+        catalogue=tuple(sorted(m.name for m in catalogue.models.values() if m.available)),
+        offered_options=tuple(sorted(o.code for o in catalogue.options.values() if o.available)),
     )
+
+
+def _holders(session: Session, employee_ids: Sequence[int]) -> set[int]:
+    """Who among these already holds an active personal subscription."""
+    found: set[int] = set()
+    for start in range(0, len(employee_ids), 500):
+        found.update(
+            owner
+            for owner in session.scalars(
+                select(Subscription.owner_id)
+                .where(
+                    Subscription.owner_id.in_(employee_ids[start : start + 500]),
+                    Subscription.kind == SubscriptionKind.PERSONAL,
+                    Subscription.status == SubscriptionStatus.ACTIVE,
+                )
+                .distinct()
+            )
+            if owner is not None
+        )
+    return found
 
 
 def _paid_apps(order: OnboardingOrder) -> tuple[PaidApp, ...]:
@@ -346,13 +371,22 @@ def _finding_dict(f: Finding) -> dict[str, str]:
     return {"rule": f.rule, "severity": f.severity.value, "message": f.message}
 
 
-def check_orders(session: Session, ids: Sequence[int], *, ctx: Context, today: Any) -> None:
+def check_orders(session: Session, ids: Sequence[int], *, ctx: Context, today: date) -> None:
     """Hold each new order against the guideline; refused ones never reach the manager."""
     records = []
     orders = _orders(session, ids, OrderStatus.REQUESTED)
     lead_manager = _orders(session, [min(ids)])[0].employee.manager_id
+    catalogue = _Catalogue.read(session)
+    holders = _holders(session, sorted({o.employee_id for o in orders}))
     for order in orders:
-        verdict = check(_facts(session, order, ctx.deputies, today))
+        facts = _facts(
+            order,
+            catalogue,
+            holds=order.employee_id in holders,
+            deputies=ctx.deputies,
+            today=today,
+        )
+        verdict = check(facts)
         findings = list(verdict.findings)
         if order.employee.manager_id != lead_manager:
             findings.insert(
@@ -811,23 +845,24 @@ def place_orders(
     with the same key only if the operator does not know it.
     """
     placed = 0
-    with Session(engine) as session:
-        todo = [o.id for o in _orders(session, ids, OrderStatus.APPROVED, OrderStatus.ORDERING)]
-    for order_id in todo:
-        with Session(engine) as session, session.begin():
-            order = session.get(OnboardingOrder, order_id, with_for_update=True)
-            assert order is not None
-            interrupted = order.status is OrderStatus.ORDERING  # it may have left last time
+    with Session(engine) as session, session.begin():
+        # Keys first, for the whole batch, committed before anything leaves.
+        todo = _orders(session, ids, OrderStatus.APPROVED, OrderStatus.ORDERING)
+        interrupted = {o.id for o in todo if o.status is OrderStatus.ORDERING}
+        for order in todo:
             if order.status is OrderStatus.APPROVED:
                 order.operator_key = f"telefoni-onboarding-{order.id}"
                 order.status = OrderStatus.ORDERING
+        todo_ids = [o.id for o in todo]
+    for order_id in todo_ids:
         for attempt in range(1, attempts + 1):
             try:
                 with Session(engine) as session, session.begin():
-                    order = session.get(OnboardingOrder, order_id, with_for_update=True)
-                    assert order is not None
+                    (order,) = _orders(session, [order_id], lock=True)
                     if order.status is OrderStatus.ORDERING:
-                        _place_one(session, order, gateway, ctx, look_up_first=interrupted)
+                        _place_one(
+                            session, order, gateway, ctx, look_up_first=order_id in interrupted
+                        )
                         placed += 1
                 break
             except OperatorTransientError as exc:
@@ -908,24 +943,19 @@ def _in_register(session: Session, delivery: Delivery) -> str | None:
 
 
 def _delivered(
-    session: Session, order: OnboardingOrder, delivery: Delivery, ctx: Context, actor: Actor
-) -> None:
+    order: OnboardingOrder, delivery: Delivery, ctx: Context, actor: Actor
+) -> AuditRecord:
     order.number, order.imei, order.sim = delivery.number, delivery.imei, delivery.sim
     order.status = OrderStatus.DELIVERED
     order.delivered_at = utcnow()
-    audit.record_many(
-        session,
-        [
-            _event(
-                ctx,
-                order,
-                "delivered",
-                actor=actor,
-                rule="§6.1",
-                reason="levererad av operatören",
-                after={"nummer": delivery.number, "IMEI": delivery.imei, "SIM": delivery.sim},
-            )
-        ],
+    return _event(
+        ctx,
+        order,
+        "delivered",
+        actor=actor,
+        rule="§6.1",
+        reason="levererad av operatören",
+        after={"nummer": delivery.number, "IMEI": delivery.imei, "SIM": delivery.sim},
     )
 
 
@@ -933,6 +963,7 @@ def collect_deliveries(
     session: Session, ids: Sequence[int], gateway: OperatorGateway, *, ctx: Context
 ) -> DeliveryWait:
     """Ask the operator (where it can tell) about undelivered orders; describe what is left."""
+    records = []
     for order in _orders(session, ids, OrderStatus.ORDERED):
         status = gateway.delivery_status(operator_order(order))
         if status is None or status.state != "delivered" or status.delivery is None:
@@ -941,7 +972,8 @@ def collect_deliveries(
         if problem:
             log.warning("Leveransen för %s kan inte registreras: %s", order.reference, problem)
             continue
-        _delivered(session, order, status.delivery, ctx, Actor.system("operator"))
+        records.append(_delivered(order, status.delivery, ctx, Actor.system("operator")))
+    audit.record_many(session, records)
     left = _orders(session, ids, OrderStatus.ORDERED)
     if not left:
         return DeliveryWait(False, "", "")
@@ -997,7 +1029,9 @@ def record_delivery(
     problem = _in_register(session, delivery)
     if problem:
         return f"Leveransen registrerades inte: {problem}."
-    _delivered(session, order, delivery, ctx, Actor.person(by) if by else ctx.actor)
+    audit.record_many(
+        session, [_delivered(order, delivery, ctx, Actor.person(by) if by else ctx.actor)]
+    )
     return None
 
 

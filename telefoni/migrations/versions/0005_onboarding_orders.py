@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-11-28 17:24:42.084858
+Create Date: 2026-11-28 17:52:59.974858
 """
 
 from collections.abc import Sequence
@@ -20,7 +20,8 @@ def upgrade() -> None:
     op.create_table(
         "onboarding_order",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("request_key", sa.String(length=80), nullable=False),
+        sa.Column("request_key", sa.String(length=64), nullable=False),
+        sa.Column("request_attempt", sa.Integer(), nullable=False),
         sa.Column("batch_key", sa.String(length=80), nullable=True),
         sa.Column(
             "status",
@@ -117,7 +118,11 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_onboarding_order")),
         sa.UniqueConstraint("operator_key", name=op.f("uq_onboarding_order_operator_key")),
-        sa.UniqueConstraint("request_key", name=op.f("uq_onboarding_order_request_key")),
+        sa.UniqueConstraint(
+            "request_key",
+            "request_attempt",
+            name=op.f("uq_onboarding_order_request_key_request_attempt"),
+        ),
     )
     with op.batch_alter_table("onboarding_order", schema=None) as batch_op:
         batch_op.create_index(

@@ -1,0 +1,82 @@
+"""The watch: reminders to an approver who has not decided, and rejection at the deadline."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models.audit import history
+from models.base import utcnow
+from models.onboarding import OBJECT_TYPE, OnboardingOrder, OrderStatus
+from models.outbox import OutboxMessage
+from models.personnummer import PersonnummerVault
+from models.register import Employee
+from tasks.onboarding import ask_for_approval, watch_approvals
+from tests import factories
+from tests.integration.test_onboarding_ordering import CTX
+
+
+def waiting_order(session: Session, vault: PersonnummerVault) -> OnboardingOrder:
+    wp = factories.workplace(session, vault, staff=1)
+    person = session.scalars(select(Employee).where(Employee.employee_number == wp.staff[0])).one()
+    order = OnboardingOrder(
+        request_key=f"watch-{wp.staff[0]}",
+        employee_id=person.id,
+        need_category=2,
+        phone_model_name=wp.standard_model,
+        headset=True,
+        subscription_option_code=wp.option,
+        data=True,
+        apps=[],
+        requested_by=wp.manager,
+        status=OrderStatus.AWAITING_APPROVAL,
+        approver_id=person.manager_id,
+        flow_run_id="5b1f7c4e-0000-4000-8000-000000000001",
+    )
+    session.add(order)
+    session.flush()
+    return order
+
+
+def approval_mails(session: Session, order: OnboardingOrder) -> list[OutboxMessage]:
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.business_key.like(f"onboarding-approval:{order.reference}:%"))
+            .order_by(OutboxMessage.id)
+        )
+    )
+
+
+def test_the_approver_is_reminded_then_the_order_rejected_at_the_deadline(
+    session: Session, vault: PersonnummerVault
+) -> None:
+    order = waiting_order(session, vault)
+    asked = utcnow()
+    ask_for_approval(session, [order.id], ctx=CTX, now=asked)
+    assert len(approval_mails(session, order)) == 1
+
+    assert watch_approvals(session, ctx=CTX, now=asked + timedelta(hours=47)) == []
+    assert len(approval_mails(session, order)) == 1  # not due yet
+
+    assert watch_approvals(session, ctx=CTX, now=asked + timedelta(hours=49)) == []
+    reminders = approval_mails(session, order)
+    assert len(reminders) == 2 and reminders[1].subject.startswith("Påminnelse")
+    watch_approvals(session, ctx=CTX, now=asked + timedelta(hours=50))
+    assert len(approval_mails(session, order)) == 2  # one reminder per interval
+
+    (resume,) = watch_approvals(session, ctx=CTX, now=asked + timedelta(days=14, minutes=1))
+    assert resume.flow_run_id == order.flow_run_id
+    assert resume.run_input["decision"] == "avslå"
+    assert order.status is OrderStatus.REJECTED and order.decided_by == "system"
+    actions = [
+        e.action for e in history(session, object_type=OBJECT_TYPE, object_id=order.reference)
+    ]
+    assert actions == [
+        "onboarding.approval_requested",
+        "onboarding.reminded",
+        "onboarding.rejected",
+    ]
+    assert watch_approvals(session, ctx=CTX, now=asked + timedelta(days=15)) == []

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import httpx
 import typer
 from sqlalchemy import Engine
 
@@ -290,6 +292,424 @@ def demo(
     typer.echo(f"Demokommunen laddad på {elapsed:.1f} s: {summary}")
     if hr_export is not None:
         typer.echo(f"HR-exporten skriven till {hr_export}")
+
+
+# ----------------------------------------------------------------------------- onboarding
+
+
+def _use_prefect_api(settings: Settings) -> str:
+    """The Prefect API this command talks to: PREFECT_API_URL, else the local system's."""
+    url = os.environ.get("PREFECT_API_URL") or settings.prefect_ui_url.rstrip("/") + "/api"
+    os.environ["PREFECT_API_URL"] = url  # before the Prefect client reads its settings
+    return url
+
+
+def _prefect_down(url: str) -> typer.Exit:
+    typer.echo(
+        f"Prefect-servern svarar inte på {url}. Starta systemet med `./dev up` (eller be den "
+        "som sköter systemet att göra det) och försök igen. Inget har startats eller ändrats.",
+        err=True,
+    )
+    return typer.Exit(1)
+
+
+def _run_link(settings: Settings, run_id: str) -> str:
+    return f"{settings.prefect_ui_url.rstrip('/')}/runs/flow-run/{run_id}"
+
+
+def _references(references: list[str]) -> str:
+    if len(references) == 1:
+        return f"Beställningen {references[0]}"
+    if len(references) <= 5:
+        return f"Beställningarna {', '.join(references[:-1])} och {references[-1]}"
+    return f"De {len(references)} beställningarna {references[0]}–{references[-1]}"
+
+
+def _usage_error(message: str) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(2)
+
+
+@app.command()
+def approve(
+    run: Annotated[
+        str,
+        typer.Argument(
+            metavar="RUN_ID",
+            help="Körningens id (står i e-postmeddelandet och i Prefect) eller beställningens "
+            "referens, t.ex. TEL-000123.",
+        ),
+    ],
+    approve_: Annotated[bool, typer.Option("--approve", help="Godkänn beställningen.")] = False,
+    reject: Annotated[bool, typer.Option("--reject", help="Avslå beställningen.")] = False,
+    as_: Annotated[
+        str | None,
+        typer.Option("--as", help="Ditt anställningsnummer: chefens eller en utsedd ersättares."),
+    ] = None,
+    comment: Annotated[str, typer.Option(help="Kommentar till beslutet.")] = "",
+    apps: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--app",
+            help="En betald app som du godkänner som arbetsverktyg (§4.2.4); upprepa för flera. "
+            "Appar som inte anges beställs inte.",
+        ),
+    ] = None,
+    wait: Annotated[
+        float, typer.Option(min=0, help="Sekunder att vänta på att beslutet registreras.")
+    ] = 30.0,
+) -> None:
+    """Godkänn eller avslå en beställning av telefon som väntar på chefens beslut."""
+    import time
+    from uuid import UUID
+
+    from sqlalchemy import select
+
+    from models.onboarding import STATUS_SV, OnboardingOrder, OrderStatus, reference_id
+    from telefoni.db import session_factory
+
+    if approve_ == reject:
+        raise _usage_error("Ange exakt ett av --approve och --reject.")
+    who = (as_ or "").strip()
+    if not who:
+        raise _usage_error("Ange ditt anställningsnummer med --as.")
+    if reject and apps:
+        raise _usage_error("--app går bara tillsammans med --approve.")
+    if len(comment) > 1000:
+        raise _usage_error("--comment: får vara högst 1000 tecken.")
+    settings = get_settings()
+    url = _use_prefect_api(settings)
+    from tasks.onboarding import may_decide
+
+    sessions = session_factory(_engine(settings))
+    with sessions() as session:
+        run_id = run.strip()
+        if run_id.upper().startswith("TEL-"):
+            try:
+                order = session.get(OnboardingOrder, reference_id(run_id))
+            except ValueError as exc:
+                typer.echo(str(exc), err=True)
+                raise typer.Exit(1) from None
+            if order is None or not order.flow_run_id:
+                typer.echo(f"Det finns ingen beställning {run_id.upper()} i registret.", err=True)
+                raise typer.Exit(1)
+            run_id = order.flow_run_id
+        try:
+            run_id = str(UUID(run_id))
+        except ValueError:
+            typer.echo(
+                f"{run!r} är inget körnings-id (t.ex. 0b1c…-…) och ingen referens (TEL-000123).",
+                err=True,
+            )
+            raise typer.Exit(1) from None
+        found = list(
+            session.scalars(
+                select(OnboardingOrder)
+                .where(OnboardingOrder.flow_run_id == run_id)
+                .order_by(OnboardingOrder.id)
+            )
+        )
+        if not found:
+            typer.echo(f"Ingen beställning i registret hör till körningen {run_id}.", err=True)
+            raise typer.Exit(1)
+        waiting = [o for o in found if o.status is OrderStatus.AWAITING_APPROVAL]
+        if not waiting:
+            typer.echo(f"Inget i körningen {run_id} väntar på beslut:", err=True)
+            for o in found:
+                by = f" (beslut av {o.decided_by})" if o.decided_by else ""
+                typer.echo(f"  {o.reference}: {STATUS_SV[o.status]}{by}", err=True)
+            raise typer.Exit(1)
+        deputies = frozenset(d.strip() for d in settings.approval_deputies)
+        if not may_decide(session, [o.id for o in found], who, deputies):
+            managers = sorted({o.approver.employee_number for o in waiting if o.approver})
+            typer.echo(
+                f"{who} får inte besluta om {_references([o.reference for o in waiting]).lower()}"
+                f": bara chefen ({', '.join(managers) or 'saknas'}) eller en utsedd ersättare "
+                "kan göra det. Inget beslut har registrerats.",
+                err=True,
+            )
+            raise typer.Exit(1)
+        paid = sorted({a["name"] for o in waiting for a in o.apps})
+        chosen: list[str] = []
+        for name in apps or []:
+            match = [p for p in paid if p.casefold() == name.strip().casefold()]
+            if not match:
+                have = (
+                    f"Appar i beställningen: {', '.join(paid)}."
+                    if paid
+                    else "Beställningen har inga betalda appar."
+                )
+                raise _usage_error(
+                    f"--app: ingen app i beställningen heter {name.strip()!r}. {have}"
+                )
+            chosen.append(match[0])
+        references = [o.reference for o in waiting]
+        waiting_ids = [o.id for o in waiting]
+        round_before = found[0].approval_round
+
+    from prefect.exceptions import (
+        FlowPauseTimeout,
+        NotPausedError,
+        ObjectNotFound,
+        PrefectHTTPStatusError,
+    )
+    from prefect.flow_runs import resume_flow_run
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    decision = {
+        "decision": "godkänn" if approve_ else "avslå",
+        "decided_by": who,
+        "approved_apps": sorted(set(chosen)),
+        "comment": comment,
+    }
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            resume_flow_run(UUID(run_id), run_input=decision)
+    except httpx.TransportError:
+        raise _prefect_down(url) from None
+    except ObjectNotFound:
+        typer.echo(f"Prefect-servern ({url}) känner inte till körningen {run_id}.", err=True)
+        raise typer.Exit(1) from None
+    except NotPausedError:
+        typer.echo(
+            f"Körningen {run_id} väntar inte på ett beslut i Prefect just nu: den kan ha "
+            "avslutats eller avbrutits, eller inte hunnit stanna för beslutet än. Inget beslut "
+            f"har registrerats. Se körningen: {_run_link(settings, run_id)}",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    except FlowPauseTimeout:
+        typer.echo(
+            f"Tiden för beslut har gått ut; körningen {run_id} kan inte längre återupptas.",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    except (RuntimeError, PrefectHTTPStatusError) as exc:
+        typer.echo(f"Prefect tog inte emot beslutet för körningen {run_id}: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+    deadline = time.monotonic() + wait
+    while True:
+        with sessions() as session:
+            now = list(
+                session.scalars(
+                    select(OnboardingOrder)
+                    .where(OnboardingOrder.id.in_(waiting_ids))
+                    .order_by(OnboardingOrder.id)
+                )
+            )
+        lead = now[0]
+        if all(o.status is not OrderStatus.AWAITING_APPROVAL for o in now):
+            break
+        if lead.approval_round > round_before:  # the run looked at it and asked again
+            typer.echo(
+                "Körningen registrerade inte beslutet och väntar på ett nytt. Se varför: "
+                f"{_run_link(settings, run_id)}",
+                err=True,
+            )
+            raise typer.Exit(1)
+        if time.monotonic() >= deadline:
+            typer.echo(
+                f"Beslutet är skickat. Körningen behandlar det fortfarande; följ den här: "
+                f"{_run_link(settings, run_id)}"
+            )
+            return
+        time.sleep(0.5)
+    if lead.decided_by != who:
+        typer.echo(
+            f"{_references(references)} avgjordes redan av {lead.decided_by or 'någon annan'} "
+            f"({STATUS_SV[lead.status]}); ditt beslut registrerades inte.",
+            err=True,
+        )
+        raise typer.Exit(1)
+    verdict = "avslogs" if lead.status is OrderStatus.REJECTED else "godkändes"
+    typer.echo(f"{_references(references)} {verdict} av {who}.")
+    if verdict == "godkändes" and paid:
+        kept = sorted({a["name"] for o in now for a in o.apps if a.get("approved")})
+        typer.echo(
+            f"Godkända appar: {', '.join(kept)}." if kept else "Inga betalda appar godkändes."
+        )
+    typer.echo(f"Följ körningen: {_run_link(settings, run_id)}")
+
+
+def _start(settings: Settings, url: str, deployment: str, parameters: dict[str, Any]) -> str:
+    """Start a run of a deployment without waiting for it; its id."""
+    from prefect.client.schemas.objects import FlowRun
+    from prefect.deployments import run_deployment
+    from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            started = run_deployment(name=deployment, parameters=parameters, timeout=0)
+    except httpx.TransportError:
+        raise _prefect_down(url) from None
+    except ObjectNotFound:
+        typer.echo(
+            f"Deploymenten {deployment} finns inte på Prefect-servern {url}. Starta systemet med "
+            "`./dev up` (det startar alla deployments) och försök igen. Inget har startats.",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    except PrefectHTTPStatusError as exc:
+        typer.echo(
+            f"Prefect tog inte emot beställningen ({exc.response.status_code}). "
+            "Inget har startats.",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    assert isinstance(started, FlowRun)  # called outside an event loop: not a coroutine
+    return str(started.id)
+
+
+@app.command()
+def onboard(
+    employee: Annotated[str | None, typer.Option(help="Den anställdas anställningsnummer.")] = None,
+    category: Annotated[
+        str | None, typer.Option(metavar="1|2|3", help="Behovskategori (§4.1).")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Telefonmodell, som i arbetsgivarens katalog.")
+    ] = None,
+    subscription: Annotated[
+        str | None, typer.Option(help="Abonnemangsformens kod i arbetsgivarens utbud.")
+    ] = None,
+    requested_by: Annotated[
+        str | None, typer.Option(help="Beställare: ditt anställningsnummer eller användar-id.")
+    ] = None,
+    headset: Annotated[
+        bool | None, typer.Option("--headset/--no-headset", help="Headset (§4.2.1); standard ja.")
+    ] = None,
+    data: Annotated[
+        bool | None, typer.Option("--data/--no-data", help="Dataabonnemang (§4.2.2); standard ja.")
+    ] = None,
+    deviation: Annotated[
+        str | None,
+        typer.Option(
+            metavar="funktionsnedsättning|tålig",
+            help="Skäl till annan modell än standardmodellen (§4.1.1).",
+        ),
+    ] = None,
+    deviation_note: Annotated[str | None, typer.Option(help="Kommentar till avvikelsen.")] = None,
+    app_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--app",
+            metavar='"NAMN;KOSTNAD;VARFÖR"',
+            help="Betald app (§4.2.4), kostnad i kr per månad; upprepa för flera.",
+        ),
+    ] = None,
+    wanted_by: Annotated[
+        str | None, typer.Option(metavar="ÅÅÅÅ-MM-DD", help="Önskat leveransdatum.")
+    ] = None,
+    replacement: Annotated[
+        bool,
+        typer.Option("--replacement", help="Ersätter ett befintligt personbundet abonnemang."),
+    ] = False,
+    batch: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FIL.csv",
+            help="Samlad beställning från en ;-separerad fil med kolumnerna "
+            "anstallningsnummer;behovskategori;modell;abonnemang;headset;data.",
+        ),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="Namn på den samlade beställningen (med --batch).")
+    ] = None,
+) -> None:
+    """Beställ telefon och abonnemang till en anställd, eller till många med --batch."""
+    from telefoni.onboard_file import (
+        OrderFileError,
+        OrderInputError,
+        order_from_options,
+        read_batch,
+    )
+
+    settings = get_settings()
+    url = _use_prefect_api(settings)
+    single = {
+        "--employee": employee,
+        "--category": category,
+        "--model": model,
+        "--subscription": subscription,
+        "--headset/--no-headset": headset,
+        "--data/--no-data": data,
+        "--deviation": deviation,
+        "--deviation-note": deviation_note,
+        "--app": app_,
+        "--wanted-by": wanted_by,
+        "--replacement": replacement or None,
+    }
+    if batch is not None:
+        mixed = [option for option, value in single.items() if value not in (None, [])]
+        if mixed:
+            raise _usage_error(
+                f"--batch kan inte kombineras med {', '.join(mixed)}: allt om beställningarna "
+                "står i filen."
+            )
+        problems = [
+            f"{option}: saknas"
+            for option, value in (("--name", name), ("--requested-by", requested_by))
+            if not (value and value.strip())
+        ]
+        if name and len(name.strip()) > 80:
+            problems.append("--name: får vara högst 80 tecken")
+        if problems:
+            raise _usage_error("\n".join(problems))
+        assert name is not None and requested_by is not None
+        try:
+            orders = read_batch(batch, requested_by.strip())
+        except OrderFileError as exc:
+            typer.echo("Filen gav inga beställningar; inget har startats.", err=True)
+            for line in exc.lines():
+                typer.echo(f"  {line}", err=True)
+            raise typer.Exit(2) from None
+        run_id = _start(
+            settings,
+            url,
+            "onboarding-batch/onboarding-batch",
+            {"orders": [o.model_dump(mode="json") for o in orders], "name": name.strip()},
+        )
+        typer.echo(
+            f"Den samlade beställningen {name.strip()!r} med {len(orders)} "
+            f"beställning{'ar' if len(orders) != 1 else ''} är startad: körning {run_id}"
+        )
+    else:
+        if name is not None:
+            raise _usage_error("--name hör till --batch.")
+        try:
+            order = order_from_options(
+                employee=employee,
+                category=category,
+                model=model,
+                subscription=subscription,
+                requested_by=requested_by,
+                headset=True if headset is None else headset,
+                data=True if data is None else data,
+                deviation=deviation,
+                deviation_note=deviation_note,
+                apps=app_ or [],
+                wanted_by=wanted_by,
+                replacement=replacement,
+            )
+        except OrderInputError as exc:
+            typer.echo("Beställningen är inte komplett; inget har startats.", err=True)
+            for line in exc.problems:
+                typer.echo(f"  {line}", err=True)
+            raise typer.Exit(2) from None
+        run_id = _start(
+            settings,
+            url,
+            "onboarding-order/onboarding-order",
+            {"order": order.model_dump(mode="json")},
+        )
+        typer.echo(f"Beställningen till {order.employee_number} är startad: körning {run_id}")
+    typer.echo(f"Följ den i Prefect: {_run_link(settings, run_id)}")
+    typer.echo(
+        "Den kontrolleras mot riktlinjerna och går sedan till chefen för beslut "
+        "(besked kommer med e-post)."
+    )
 
 
 @app.command()

@@ -137,7 +137,10 @@ def onboarding_batch(orders: list[OrderRequest], name: str) -> dict[str, Any]:
         orders: Beställningarna, en per anställd.
         name: Ett namn på den samlade beställningen, t.ex. "Skolstart 2027 Sörbyskolan".
     """
-    return process(orders, batch_key=name.strip() or None)
+    batch = name.strip()
+    if not batch or len(batch) > 80:
+        raise ValueError("Namnet på den samlade beställningen ska vara 1–80 tecken.")
+    return process(orders, batch_key=batch)
 
 
 @flow(

@@ -853,15 +853,21 @@ def place_orders(
             if order.status is OrderStatus.APPROVED:
                 order.operator_key = f"telefoni-onboarding-{order.id}"
                 order.status = OrderStatus.ORDERING
-        todo_ids = [o.id for o in todo]
-    for order_id in todo_ids:
+        wanted = {o.id: operator_order(o) for o in todo}  # built once, from one batched read
+    for order_id, payload in wanted.items():
         for attempt in range(1, attempts + 1):
             try:
                 with Session(engine) as session, session.begin():
-                    (order,) = _orders(session, [order_id], lock=True)
-                    if order.status is OrderStatus.ORDERING:
+                    current = session.get(OnboardingOrder, order_id, with_for_update=True)
+                    assert current is not None
+                    if current.status is OrderStatus.ORDERING:
                         _place_one(
-                            session, order, gateway, ctx, look_up_first=order_id in interrupted
+                            session,
+                            current,
+                            payload,
+                            gateway,
+                            ctx,
+                            look_up_first=order_id in interrupted,
                         )
                         placed += 1
                 break
@@ -878,12 +884,12 @@ def place_orders(
 def _place_one(
     session: Session,
     order: OnboardingOrder,
+    wanted: OperatorOrder,
     gateway: OperatorGateway,
     ctx: Context,
     *,
     look_up_first: bool,
 ) -> None:
-    wanted = operator_order(order)
     known = None
     if look_up_first:  # it may have arrived before a crash: ask before sending again
         try:

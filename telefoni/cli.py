@@ -107,11 +107,14 @@ def audit_show(
     employee: Annotated[str | None, typer.Option(help="Anställningsnummer.")] = None,
     subscription: Annotated[str | None, typer.Option(help="Telefonnummer, E.164.")] = None,
     device: Annotated[str | None, typer.Option(help="Enhetens id eller IMEI.")] = None,
+    order: Annotated[
+        str | None, typer.Option(help="Beställningens referens, t.ex. TEL-000123.")
+    ] = None,
     csv_path: Annotated[
         Path | None, typer.Option("--csv", help="Write every field to this CSV file instead.")
     ] = None,
 ) -> None:
-    """The history of one employee, subscription or device."""
+    """The history of one employee, subscription, device or onboarding order."""
     from rich.console import Console
     from rich.table import Table
 
@@ -120,11 +123,16 @@ def audit_show(
 
     chosen = [
         (t, v)
-        for t, v in [("employee", employee), ("subscription", subscription), ("device", device)]
+        for t, v in [
+            ("employee", employee),
+            ("subscription", subscription),
+            ("device", device),
+            ("onboarding_order", order.strip().upper() if order else None),
+        ]
         if v is not None
     ]
     if len(chosen) != 1:
-        raise typer.BadParameter("ange exakt en av --employee, --subscription, --device")
+        raise typer.BadParameter("ange exakt en av --employee, --subscription, --device, --order")
     object_type, object_id = chosen[0]
     settings = get_settings()
     with session_factory(_engine(settings))() as session:

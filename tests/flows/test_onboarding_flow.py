@@ -17,6 +17,7 @@ from models.register import Device, DirectoryEntry, Subscription, SubscriptionSt
 from telefoni.demo import vault_from
 from telefoni.settings import get_settings
 from tests import factories
+from tests.cli import telefoni
 from tests.factories import Workplace
 from tests.flows.onboarding_helpers import (
     Background,
@@ -103,6 +104,11 @@ def test_approved_order_is_ordered_delivered_registered_and_told(
     assert "meddelande:onboarding-approval" in sent
 
     assert story(flow_db, order.reference) == STORY
+    shown = telefoni("audit", "show", "--order", order.reference.lower(), engine=flow_db)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()[1:]  # piped: a header, then one plain line per event
+    assert [next(a for a in STORY if f" {a} " in line) for line in lines] == STORY
+    assert f"| person:{wp.manager} | onboarding.approved |" in shown.stdout
 
 
 def test_rejected_order_is_not_ordered(flow_db: Engine, wp: Workplace) -> None:

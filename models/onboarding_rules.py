@@ -88,6 +88,7 @@ class OrderFacts:
     holds_active_personal_subscription: bool = False
     employee_active: bool = True
     has_approver: bool = True
+    registered_category: int | None = None  # what HR has on record for the person
     catalogue: tuple[str, ...] = field(default=(), compare=False)  # model names, for the message
     offered_options: tuple[str, ...] = field(default=(), compare=False)
 
@@ -135,6 +136,15 @@ def need_category_rule(order: OrderFacts) -> list[Finding]:
                 "§4.1",
                 "behovskategori 3 (inget behov av personlig telefon) får inte erbjudas "
                 "en personlig telefon",
+            )
+        ]
+    if order.registered_category not in (None, order.need_category):
+        return [
+            Finding(
+                "§4.1",
+                Severity.WARNING,
+                f"HR har behovskategori {order.registered_category} registrerad för den "
+                f"anställda, beställningen anger {order.need_category}",
             )
         ]
     return []

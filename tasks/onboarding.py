@@ -338,6 +338,7 @@ def _facts(
         holds_active_personal_subscription=holds,
         employee_active=not ended,
         has_approver=employee.manager_id is not None or bool(deputies),
+        registered_category=employee.need_category,
         catalogue=tuple(sorted(m.name for m in catalogue.models.values() if m.available)),
         offered_options=tuple(sorted(o.code for o in catalogue.options.values() if o.available)),
     )
@@ -949,7 +950,7 @@ def _in_register(session: Session, delivery: Delivery) -> str | None:
 
 
 def _delivered(
-    order: OnboardingOrder, delivery: Delivery, ctx: Context, actor: Actor
+    order: OnboardingOrder, delivery: Delivery, ctx: Context, actor: Actor, source: str
 ) -> AuditRecord:
     order.number, order.imei, order.sim = delivery.number, delivery.imei, delivery.sim
     order.status = OrderStatus.DELIVERED
@@ -960,7 +961,7 @@ def _delivered(
         "delivered",
         actor=actor,
         rule="§6.1",
-        reason="levererad av operatören",
+        reason=source,
         after={"nummer": delivery.number, "IMEI": delivery.imei, "SIM": delivery.sim},
     )
 
@@ -978,7 +979,11 @@ def collect_deliveries(
         if problem:
             log.warning("Leveransen för %s kan inte registreras: %s", order.reference, problem)
             continue
-        records.append(_delivered(order, status.delivery, ctx, Actor.system("operator")))
+        records.append(
+            _delivered(
+                order, status.delivery, ctx, Actor.system("operator"), "levererad enligt operatören"
+            )
+        )
     audit.record_many(session, records)
     left = _orders(session, ids, OrderStatus.ORDERED)
     if not left:
@@ -1036,7 +1041,16 @@ def record_delivery(
     if problem:
         return f"Leveransen registrerades inte: {problem}."
     audit.record_many(
-        session, [_delivered(order, delivery, ctx, Actor.person(by) if by else ctx.actor)]
+        session,
+        [
+            _delivered(
+                order,
+                delivery,
+                ctx,
+                Actor.person(by) if by else ctx.actor,
+                "leveransen registrerad i formuläret",
+            )
+        ],
     )
     return None
 

@@ -39,6 +39,12 @@ def rules_of(order: OrderFacts, severity: Severity) -> set[str]:
 TABLE = [
     ("§4.1", GOOD, replace(GOOD, need_category=3), Severity.REFUSAL),
     ("§4.1", replace(GOOD, need_category=1), replace(GOOD, need_category=4), Severity.REFUSAL),
+    (
+        "§4.1",
+        replace(GOOD, registered_category=2),
+        replace(GOOD, registered_category=3),  # HR says otherwise: the approver is told
+        Severity.WARNING,
+    ),
     ("§4.2.2", GOOD, replace(GOOD, option=VOICE_ONLY, data=False), Severity.REFUSAL),
     (
         "§4.2.2",

@@ -325,12 +325,14 @@ def _run_link(settings: Settings, run_id: str) -> str:
     return f"{settings.prefect_ui_url.rstrip('/')}/runs/flow-run/{run_id}"
 
 
-def _references(references: list[str]) -> str:
+def _references(references: list[str], *, lower: bool = False) -> str:
     if len(references) == 1:
-        return f"Beställningen {references[0]}"
-    if len(references) <= 5:
-        return f"Beställningarna {', '.join(references[:-1])} och {references[-1]}"
-    return f"De {len(references)} beställningarna {references[0]}–{references[-1]}"
+        text = f"Beställningen {references[0]}"
+    elif len(references) <= 5:
+        text = f"Beställningarna {', '.join(references[:-1])} och {references[-1]}"
+    else:
+        text = f"De {len(references)} beställningarna {references[0]}–{references[-1]}"
+    return text[0].lower() + text[1:] if lower else text
 
 
 def _usage_error(message: str) -> typer.Exit:
@@ -430,8 +432,9 @@ def approve(
         deputies = frozenset(d.strip() for d in settings.approval_deputies)
         if not may_decide(session, [o.id for o in found], who, deputies):
             managers = sorted({o.approver.employee_number for o in waiting if o.approver})
+            orders_text = _references([o.reference for o in waiting], lower=True)
             typer.echo(
-                f"{who} får inte besluta om {_references([o.reference for o in waiting]).lower()}"
+                f"{who} får inte besluta om {orders_text}"
                 f": bara chefen ({', '.join(managers) or 'saknas'}) eller en utsedd ersättare "
                 "kan göra det. Inget beslut har registrerats.",
                 err=True,

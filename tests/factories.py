@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -27,7 +27,9 @@ _seq = itertools.count(1)
 def fictional_personnummer(n: int | None = None) -> Personnummer:
     """A valid personnummer with a birth number in the test series 980–999."""
     n = next(_seq) if n is None else n
-    return make_personnummer(date(1960 + n % 40, 1 + n % 12, 1 + n % 28), 980 + n % 20)
+    # One number per n for the first half million: 20 birth numbers per day from 1930 on.
+    birth = date(1930, 1, 1) + timedelta(days=(n // 20) % 27_375)
+    return make_personnummer(birth, 980 + n % 20)
 
 
 def unit_and_cost_centre(session: Session) -> tuple[OrgUnit, CostCentre]:

@@ -69,15 +69,17 @@ def orders(engine: Engine) -> list[OnboardingOrder]:
 
 
 def wait_for_pause(engine: Engine, status: OrderStatus, timeout: float = 120) -> str:
-    """The run id once its orders reached `status` and the run waits for a person."""
+    """The run id once its open orders reached `status` and the run waits for a person."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = [o for o in orders(engine) if o.flow_run_id]
         if found:
-            run = read_run(str(found[0].flow_run_id))
-            if run.state is not None and run.state.is_final():
-                raise AssertionError(f"the run ended instead of waiting: {run.state}")
-            if all(o.status is status for o in found) and run.state and run.state.is_paused():
+            state = read_run(str(found[0].flow_run_id)).state
+            if state is not None and state.is_final():
+                raise AssertionError(f"the run ended instead of waiting: {state}")
+            settled = all(o.status is status or o.status.closed for o in found)
+            paused = state is not None and state.is_paused()
+            if settled and paused and status in {o.status for o in found}:
                 return str(found[0].flow_run_id)
         time.sleep(0.3)
     raise AssertionError(f"no run waiting with its orders {status}: {orders(engine)}")

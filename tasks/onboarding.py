@@ -972,7 +972,11 @@ def collect_deliveries(
     """Ask the operator (where it can tell) about undelivered orders; describe what is left."""
     records = []
     for order in _orders(session, ids, OrderStatus.ORDERED):
-        status = gateway.delivery_status(operator_order(order))
+        try:
+            status = gateway.delivery_status(operator_order(order))
+        except (OperatorTransientError, OperatorRefusedError) as exc:  # ask again next time
+            log.warning("Leveransläget för %s gick inte att hämta: %s", order.reference, exc)
+            continue
         if status is None or status.state != "delivered" or status.delivery is None:
             continue
         problem = _in_register(session, status.delivery)

@@ -1,4 +1,4 @@
-"""A batch (school start): one decision by the manager, ordered by the operator's API."""
+"""A batch (school start): one decision by the manager, ordered by a faulty operator API."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from telefoni.settings import get_settings
 from tests import factories
 from tests.factories import Workplace
 from tests.flows.onboarding_helpers import Background, answer, order_for, orders, wait_for_pause
-from tests.integration.operator_stand_in import OperatorStandIn
+from tests.integration.operator_stand_in import ALL_FAULTS, OperatorStandIn
 
 
 @pytest.fixture
@@ -25,7 +25,8 @@ def operator(monkeypatch: pytest.MonkeyPatch) -> Iterator[OperatorStandIn]:
     api.start()
     monkeypatch.setenv("TELEFONI_OPERATOR_GATEWAY", "http")
     monkeypatch.setenv("TELEFONI_OPERATOR_API_URL", api.url)
-    monkeypatch.setenv("TELEFONI_OPERATOR_DELIVERY_WAIT_SECONDS", "30")
+    monkeypatch.setenv("TELEFONI_OPERATOR_DELIVERY_WAIT_SECONDS", "60")
+    monkeypatch.setenv("TELEFONI_OPERATOR_TIMEOUT_SECONDS", "0.5")
     monkeypatch.setenv("TELEFONI_APPROVAL_POLL_SECONDS", "1")
     get_settings.cache_clear()
     try:
@@ -53,6 +54,7 @@ def test_one_decision_approves_the_batch_and_the_api_delivers(
     requests = [order_for(wp, i, apps=[]) for i in range(3)]
     requests.append(order_for(wp, 0, employee_number=stranger, apps=[]))
 
+    operator.configure(fault_rate=0.3, faults=ALL_FAULTS, seed=5)  # orders and status calls
     run = Background(onboarding_batch, requests, "Skolstart 2027 Sörbyskolan")
     run_id = wait_for_pause(flow_db, OrderStatus.AWAITING_APPROVAL)  # the three of one manager
     answer(run_id, decision="godkänn", decided_by=wp.manager)
@@ -63,7 +65,8 @@ def test_one_decision_approves_the_batch_and_the_api_delivers(
     assert "annan chef" in done[3].findings[0]["message"]
     assert result["läge"] == {"completed": 3, "refused": 1}
     assert {o.decided_by for o in done[:3]} == {wp.manager}
-    assert len(operator.orders) == 3  # each once, by its key
+    assert len(operator.orders) == 3  # each once, by its key, though 30 % of calls failed
+    assert sum(operator.faults.values()) > 0
     assert {o.operator_key for o in done[:3]} == set(operator.orders)
     with Session(flow_db) as session:
         numbers = set(

@@ -24,6 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import models.hr_export as hr
 from models.hr_export import (
     HR_EXPORT_COLUMNS,
     REASON_TEXT,
@@ -568,6 +569,72 @@ def test_cp1252_file_ending_in_a_non_ascii_byte_is_not_mistaken_for_cut_utf8(
     export = read_hr_export(path)
     assert export.encoding == "cp1252"
     assert export.rows["sokord"].iloc[-1].endswith("ö")
+
+
+# The usual file (UTF-8 or Windows-1252, no quotes, whole lines) takes a fast reader that must
+# give exactly what the careful one gives, and leave every other file, and every error, to it.
+EDITS = [
+    "",
+    " ",
+    "  ",
+    "\t",
+    ";",
+    "\r",
+    "\n",
+    "\r\n",
+    "\u00a0",
+    "\u2003",
+    "\x85",
+    "é",
+    "–",
+    '"',
+    "\x0b",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    edits=st.lists(st.tuples(st.integers(0, 2000), st.sampled_from(EDITS)), max_size=6),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "cp1252"]),
+    cut=st.integers(0, 3),
+)
+def test_fast_reader_gives_what_the_careful_reader_gives(
+    edits: list[tuple[int, str]], encoding: str, cut: int
+) -> None:
+    text = (CORPUS_DIR / "valid_utf8.csv").read_text(encoding="utf-8")
+    for at, edit in edits:
+        at = at % (len(text) + 1)
+        text = text[:at] + edit + text[at:]
+    try:
+        data = text.encode(encoding)
+    except UnicodeEncodeError:
+        data = text.encode("utf-8")
+    data = data[: len(data) - cut] if cut < 3 else data
+    path = Path("hr.csv")
+    try:
+        careful: HrExport | HrFileError = hr._parse_text(path, data, {})
+    except HrFileError as exc:
+        careful = exc
+    fast = hr._parse_plain_file(path, data, {})
+    if fast is None:
+        return
+    assert isinstance(careful, HrExport), (careful, data)
+    pd.testing.assert_frame_equal(fast.rows, careful.rows)
+    assert (fast.encoding, fast.extra_columns) == (careful.encoding, careful.extra_columns)
+
+
+def test_the_fast_reader_takes_the_usual_files() -> None:
+    taken = {
+        name
+        for name in ("valid_utf8.csv", "valid_utf8_bom.csv", "valid_cp1252.csv", "crlf.csv")
+        if hr._parse_plain_file(CORPUS_DIR / name, (CORPUS_DIR / name).read_bytes(), {})
+    }
+    assert taken == {"valid_utf8.csv", "valid_utf8_bom.csv", "valid_cp1252.csv", "crlf.csv"}
+
+
+def test_the_fast_reader_knows_every_character_strip_removes() -> None:
+    every = {c for c in map(chr, range(0x110000)) if c.isspace()}
+    assert every == set(hr._STRIPPED)
 
 
 # --------------------------------------------------------------------------- validate()

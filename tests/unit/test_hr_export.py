@@ -781,6 +781,55 @@ def test_empty_frame_validates_to_nothing() -> None:
     assert result.valid.empty and result.quarantine.empty
 
 
+# Checks of a row's own values: a row that passed them before passes them again.
+OWN_CHECKS = {
+    Reason.MISSING,
+    Reason.TOO_LONG,
+    Reason.INVALID_EMAIL,
+    Reason.INVALID_DATE,
+    Reason.END_BEFORE_START,
+    Reason.INVALID_CATEGORY,
+    Reason.CONTROL_CHARACTER,
+    Reason.INVALID_PERSONNUMMER,
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(n for n, (_, outcome) in CORPUS.items() if isinstance(outcome, Valid | Quarantine)),
+)
+@pytest.mark.parametrize("share", ["every", "every other"])
+def test_trusted_rows_still_get_every_check_beyond_the_row(name: str, share: str) -> None:
+    """Trusting rows that would pass their own checks changes nothing but who is listed where:
+    duplicates, units, cost centres and managers are checked for them as for every row."""
+    rows = read(name).rows
+    full = check(rows)
+    q = full.quarantine
+    own_problem = set(q.loc[q["reason"].isin([r.value for r in OWN_CHECKS]), "row"])
+    trusted = ~rows.index.isin(list(own_problem))
+    if share == "every other":
+        trusted &= np.arange(len(rows)) % 2 == 0
+    result = check(rows, trusted=trusted)
+    pd.testing.assert_frame_equal(result.quarantine, full.quarantine)
+    assert set(result.trusted).isdisjoint(result.valid.index)
+    assert set(result.trusted) | set(result.valid.index) == set(full.valid.index)
+    pd.testing.assert_frame_equal(result.valid, full.valid.drop(index=result.trusted))
+
+
+def test_a_trusted_row_is_still_quarantined_for_what_lies_beyond_it() -> None:
+    rows = frame(make_corpus.people()[:3])
+    rows["chef_anstallningsnummer"] = ""
+    rows.loc[3, "anvandarid"] = rows.loc[2, "anvandarid"]  # now shared with row 2
+    rows.loc[4, "organisationsenhet"] = "U1001"
+    result = check(rows, trusted=np.ones(3, dtype=bool), known_units={"U1000"})
+    assert sorted(zip(result.quarantine["row"], result.quarantine["reason"], strict=True)) == [
+        (2, "duplicate_user_id"),
+        (3, "duplicate_user_id"),
+        (4, "unknown_unit"),
+    ]
+    assert result.valid.empty and list(result.trusted) == []
+
+
 def test_validate_50k_rows_is_fast() -> None:
     n = 50_000
     base = frame(make_corpus.people()).iloc[[1]]  # one valid row, repeated

@@ -35,6 +35,7 @@ from models.hr_export import (
     Reason,
     Validated,
     read_hr_export,
+    row_digests,
     validate,
 )
 from models.personnummer import (
@@ -635,6 +636,49 @@ def test_the_fast_reader_takes_the_usual_files() -> None:
 def test_the_fast_reader_knows_every_character_strip_removes() -> None:
     every = {c for c in map(chr, range(0x110000)) if c.isspace()}
     assert every == set(hr._STRIPPED)
+
+
+# --------------------------------------------------------------------------- row digests
+
+KEY = bytes(range(32))
+
+
+def test_a_rows_digest_depends_on_its_values_not_on_the_file() -> None:
+    reference = row_digests(read("valid_utf8.csv").rows, KEY)
+    assert len(set(reference.tolist())) == 10
+    for name in (
+        "valid_utf8_bom.csv",
+        "valid_cp1252.csv",
+        "valid.xlsx",
+        "crlf.csv",
+        "whitespace_around_values.csv",
+        "extra_column.csv",
+        "blank_lines.csv",
+    ):
+        assert row_digests(read(name).rows, KEY).tolist() == reference.tolist(), name
+
+
+@pytest.mark.parametrize("column", HR_EXPORT_COLUMNS)
+def test_any_changed_value_changes_the_digest(column: str) -> None:
+    rows = read("valid_utf8.csv").rows
+    changed = rows.copy()
+    changed.loc[4, column] = changed.loc[4, column] + "x"
+    before, after = row_digests(rows, KEY), row_digests(changed, KEY)
+    assert (before != after).tolist() == [i == 2 for i in range(10)]
+
+
+def test_values_moved_between_columns_change_the_digest() -> None:
+    rows = read("valid_utf8.csv").rows
+    swapped = rows.assign(fornamn=rows["efternamn"], efternamn=rows["fornamn"])
+    assert not (row_digests(rows, KEY) == row_digests(swapped, KEY)).any()
+
+
+def test_the_digest_needs_the_key() -> None:
+    rows = read("valid_utf8.csv").rows
+    other = row_digests(rows, bytes(range(1, 33)))
+    assert not (row_digests(rows, KEY) == other).any()
+    with pytest.raises(ValueError, match="16 bytes"):
+        row_digests(rows, b"short")
 
 
 # --------------------------------------------------------------------------- validate()

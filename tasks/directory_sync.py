@@ -468,9 +468,8 @@ def _sync(
         return report
     report.status = SyncStatus.APPLIED
     sha256 = file_sha256(export.path)
-    tell = (the_plan.has_changes or the_plan.rows_quarantined) and _last_applied_sha(
-        session
-    ) != sha256
+    identical = _last_applied_sha(session) == sha256
+    tell = (the_plan.has_changes or the_plan.rows_quarantined) and not identical
     # The contact centre's workbook is made alongside the writes (it needs only the report):
     # the database works while Python builds the XLSX.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="katalogsynk-xlsx") as pool:

@@ -19,6 +19,7 @@ from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, intpk, utcnow
+from models.personnummer import Personnummer, PersonnummerVault
 
 # Fields HR owns on an employee, as compared (text; "" = empty).
 EMPLOYEE_FIELDS = (
@@ -125,6 +126,17 @@ class HrQuarantine(Base):
 
 # --- the plan ---------------------------------------------------------------------------------
 
+# HMAC input for the digest key: no personnummer's lookup hash (12 digits in) can equal it.
+_DIGEST_KEY_LABEL = "telefoni/hr-digest-key/v1"
+
+
+def hr_digest_key(vault: PersonnummerVault) -> bytes:
+    """The key of the HR row digests (``Employee.hr_digest``), from the vault's lookup key.
+
+    Kept apart from the database like that key: with it, a stored digest would let anyone test
+    guessed personnummer."""
+    return bytes.fromhex(vault.lookup_hash(Personnummer._trusted(_DIGEST_KEY_LABEL)))
+
 
 def as_text(values: pd.Series) -> pd.Series:
     """Comparable text: dates as YYYY-MM-DD, numbers without decimals, empty as ""."""
@@ -223,14 +235,32 @@ def plan(
     rows_read: int,
     protected_numbers: set[str],
     today: date,
+    unchanged: pd.DataFrame | None = None,
 ) -> SyncPlan:
     """Compare HR's wishes with the register.
 
     `current` has one row per employee in the register: employee_id, employee_number,
     left (bool), has_entry (bool), and the EMPLOYEE_FIELDS and `dir_*` DIRECTORY_FIELDS as
     text. `protected_numbers` are people whose export row was quarantined: never leavers.
+
+    `unchanged` (employee_id, employee_number, first_name, last_name, employment_end, as text)
+    are valid export rows known to match the register already, employee and directory entry
+    (the caller compared digests): not in `desired`, and `current` need not hold them. They are
+    unchanged rows, or leavers once their employment has ended. `current` must hold everyone
+    else who can change: the people of `desired`, and every active employee absent from the
+    export.
     """
     today_text = today.isoformat()
+    if unchanged is None:
+        unchanged = pd.DataFrame(
+            {
+                "employee_id": pd.Series(dtype=np.int64),
+                "employee_number": pd.Series(dtype=object),
+                "first_name": pd.Series(dtype=object),
+                "last_name": pd.Series(dtype=object),
+                "employment_end": pd.Series(dtype=object),
+            }
+        )
     ended = (desired["employment_end"] != "") & (desired["employment_end"] < today_text)
     staying = desired[~ended]
     by_number = current.set_index("employee_number")
@@ -246,13 +276,43 @@ def plan(
     changed = existing[existing["employee_number"].isin(changed_numbers)]
     missing_entry = existing[~existing["has_entry"].astype(bool)]
 
-    seen = set(desired["employee_number"])
+    seen = set(desired["employee_number"].to_numpy(dtype=object))
+    seen.update(unchanged["employee_number"].to_numpy(dtype=object))
     absent = current[
         ~current["left"]
         & ~current["employee_number"].isin(seen)
         & ~current["employee_number"].isin(protected_numbers)
     ]
     ended_active = desired[ended & desired["employee_number"].isin(active_numbers)]
+    end = unchanged["employment_end"]
+    ended_unchanged = unchanged[(end != "") & (end < today_text)]
+    # People whose employment has ended, in file order (both frames are indexed by line).
+    ended_people = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "employee_id": by_number.loc[
+                        ended_active["employee_number"], "employee_id"
+                    ].to_numpy(dtype=np.int64),
+                    "employee_number": ended_active["employee_number"].to_numpy(),
+                    "name": ended_active["name"].to_numpy(),
+                    "end": ended_active["employment_end"].to_numpy(),
+                },
+                index=ended_active.index,
+            ),
+            pd.DataFrame(
+                {
+                    "employee_id": ended_unchanged["employee_id"].to_numpy(dtype=np.int64),
+                    "employee_number": ended_unchanged["employee_number"].to_numpy(),
+                    "name": (
+                        ended_unchanged["first_name"] + " " + ended_unchanged["last_name"]
+                    ).to_numpy(dtype=object),
+                    "end": ended_unchanged["employment_end"].to_numpy(),
+                },
+                index=ended_unchanged.index,
+            ),
+        ]
+    ).sort_index(kind="stable")
     leavers = pd.concat(
         [
             pd.DataFrame(
@@ -265,19 +325,17 @@ def plan(
             ),
             pd.DataFrame(
                 {
-                    "employee_id": by_number.loc[
-                        ended_active["employee_number"], "employee_id"
-                    ].to_numpy(),
-                    "employee_number": ended_active["employee_number"].to_numpy(),
-                    "name": ended_active["name"].to_numpy(),
-                    "reason": "anställningen slutade " + ended_active["employment_end"],
+                    "employee_id": ended_people["employee_id"].to_numpy(),
+                    "employee_number": ended_people["employee_number"].to_numpy(),
+                    "name": ended_people["name"].to_numpy(),
+                    "reason": ("anställningen slutade " + ended_people["end"]).to_numpy(),
                 }
             ),
         ],
         ignore_index=True,
     )
     touched = set(changed_numbers) | set(missing_entry["employee_number"])
-    applied = len(joiners) + len(touched) + len(ended_active)
+    applied = len(joiners) + len(touched) + len(ended_people)
     return SyncPlan(
         joiners=joiners,
         changed=changed,
@@ -286,7 +344,7 @@ def plan(
         directory_missing=missing_entry,
         rows_read=rows_read,
         rows_applied=applied,
-        rows_unchanged=len(desired) - applied,
+        rows_unchanged=len(desired) + len(unchanged) - applied,
         rows_quarantined=quarantined_rows,
     )
 

@@ -15,13 +15,15 @@ row read is either valid or quarantined, so a bad row never reads as "this perso
 
 from __future__ import annotations
 
+import base64
 import csv
 import gc
+import hashlib
 import io
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from enum import StrEnum
 from itertools import repeat
@@ -30,6 +32,7 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+from pandas.util import hash_array
 
 from models.personnummer import InvalidPersonnummer, validate_personnummer_series
 
@@ -44,6 +47,7 @@ __all__ = [
     "Reason",
     "Validated",
     "read_hr_export",
+    "row_digests",
     "validate",
 ]
 
@@ -246,8 +250,11 @@ def _split_line(line: str, separator: str) -> list[str]:
         return line.split(separator)
 
 
-def _frame(path: Path, header: _Header, body: pd.DataFrame, lines: np.ndarray) -> pd.DataFrame:
-    """Our columns, in our order, stripped; ``body`` has one column per file position."""
+def _frame(
+    path: Path, header: _Header, body: pd.DataFrame, lines: np.ndarray, *, strip: bool = True
+) -> pd.DataFrame:
+    """Our columns, in our order, stripped; ``body`` has one column per file position.
+    ``strip=False``: the caller knows no value has whitespace around it."""
     if len(body) == 0:
         raise HrFileError(
             path,
@@ -261,8 +268,9 @@ def _frame(path: Path, header: _Header, body: pd.DataFrame, lines: np.ndarray) -
     columns = {}
     for name in HR_EXPORT_COLUMNS:
         raw = body.iloc[:, header.position[name]].to_numpy(dtype=object)
-        stripped = np.fromiter(map(str.strip, raw), dtype=object, count=n)
-        columns[name] = pd.Series(stripped, index=index, dtype="str")
+        if strip:
+            raw = np.fromiter(map(str.strip, raw), dtype=object, count=n)
+        columns[name] = pd.Series(raw, index=index, dtype="str")
     return pd.DataFrame(columns, index=index)
 
 
@@ -355,7 +363,195 @@ def _no_gc() -> Iterator[None]:
 
 def _read_text(path: Path, data: bytes, mapping: dict[str, str]) -> HrExport:
     with _no_gc():
-        return _parse_text(path, data, mapping)
+        return _parse_plain_file(path, data, mapping) or _parse_text(path, data, mapping)
+
+
+# --- the usual file, at pandas' speed
+
+_SCAN_BLOCK: Final = 1 << 24  # bytes per numpy pass: bounds the temporary arrays
+_LF, _CR, _SEMICOLON, _SPACE = 10, 13, 59, 32
+_ENDS: Final = np.array([_LF, _CR, _SEMICOLON], dtype=np.uint8)
+# What str.strip() removes, as bytes: single bytes besides the space and the line ends (tab,
+# VT, FF, FS, GS, RS, US), the UTF-8 of the other characters (two and three bytes, as integers),
+# and the Windows-1252 bytes.
+_STRIPPED: Final = [chr(c) for c in range(0x3001) if chr(c).isspace()]
+_ASCII_SPACES: Final = np.array(
+    [ord(c) for c in _STRIPPED if ord(c) < 0x80 and c not in " \r\n"], dtype=np.uint8
+)
+_UTF8_SPACES: Final = {
+    size: np.array(
+        [int.from_bytes(c.encode(), "big") for c in _STRIPPED if len(c.encode()) == size],
+        dtype=np.uint32,
+    )
+    for size in (2, 3)
+}
+_CP1252_SPACES: Final = np.array(
+    [b for b in range(0x80, 0x100) if bytes([b]).decode("cp1252", "ignore").isspace()],
+    dtype=np.uint8,
+)
+
+
+def _parse_plain_file(path: Path, data: bytes, mapping: dict[str, str]) -> HrExport | None:
+    """The usual export, read with no copy of its text: UTF-8 (BOM or not) or Windows-1252, no
+    quote characters, every line ending in a line break and holding exactly the header's number
+    of fields (empty lines allowed). None for any other file, and for anything that would be an
+    error: :func:`_parse_text` reads those and says what is wrong. Gives what it would give.
+    """
+    bom = data.startswith(_BOM)
+    start = len(_BOM) if bom else 0
+    if (
+        data.startswith((b"\xff\xfe", b"\xfe\xff", _ZIP_MAGIC))
+        or not data.endswith((b"\n", b"\r"))
+        or b'"' in data
+        or b"\x00" in data
+    ):
+        return None
+    first_end = _LINE_BREAK_BYTES.search(data, start)
+    if first_end is None:
+        return None
+    try:
+        first_line = data[start : first_end.start()].decode("utf-8")
+        header = _text_header(path, first_line, mapping, single_line=False)
+    except (UnicodeDecodeError, HrFileError):
+        return None
+    encoding = "utf-8-sig" if bom else "utf-8"
+    body = _read_plain_body(data, header.width, "utf-8")  # the BOM is in the skipped header
+    if body is None and not bom and not data.isascii():
+        try:
+            encoding, _ = _decode(path, data)  # Windows-1252, or an error _parse_text reports
+        except HrFileError:
+            return None
+        if encoding == "cp1252":
+            body = _read_plain_body(data, header.width, encoding)
+    if body is None or not len(body) or not isinstance(body.index, pd.RangeIndex):
+        return None  # (a first row longer than the header would have become the index)
+    scan = _scan_plain(data, start)
+    # pandas refuses rows longer than the first one; with the separators adding up, no row
+    # (nor a line of blanks, which pandas reads as a row) is shorter either.
+    if scan.separators != (header.width - 1) * (len(body) + 1):
+        return None
+    if scan.line_ends == len(body) + 1:
+        lines = np.arange(2, len(body) + 2, dtype=np.int64)
+    else:  # empty lines (pandas skipped them): where the rows are
+        found = _plain_lines(data, start, header.width)
+        if found is None or len(found) != len(body):
+            return None
+        lines = found
+    strip = scan.edge_spaces or _other_spaces(data, cp1252=encoding == "cp1252")
+    rows = _frame(path, header, body, lines, strip=strip)
+    return HrExport(path=path, encoding=encoding, rows=rows, extra_columns=header.extra)
+
+
+def _read_plain_body(data: bytes, width: int, encoding: str) -> pd.DataFrame | None:
+    """pandas' C parser over the lines after the header; None if it fails (a value that is not
+    valid in ``encoding``, a row longer than the first, ...: never pass the library's text on).
+    """
+    try:
+        return pd.read_csv(
+            io.BytesIO(data),
+            sep=_SEPARATOR,
+            header=None,
+            skiprows=1,
+            names=list(range(width)),
+            dtype=object,  # plain Python str; faster here than str dtype, which _frame makes
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=True,
+            quoting=csv.QUOTE_NONE,
+            encoding=encoding,
+            engine="c",
+        )
+    except Exception:
+        return None
+
+
+@dataclass(frozen=True)
+class _Scan:
+    line_ends: int  # CRLF, LF or CR, as the CSV parsers read them
+    separators: int
+    edge_spaces: bool  # a space first or last on a line, or next to a separator
+
+
+def _scan_plain(data: bytes, start: int) -> _Scan:
+    """Count line ends and separators and look for spaces at the edges of values, numpy over
+    blocks of the bytes (no per-line Python objects)."""
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    size = len(buffer)
+    line_ends = separators = 0
+    edge_spaces = buffer[start] == _SPACE if start < size else False
+    for lo in range(start, size, _SCAN_BLOCK):
+        block = buffer[lo : lo + _SCAN_BLOCK]
+        separators += int(np.count_nonzero(block == _SEMICOLON))
+        line_ends += int(np.count_nonzero(block == _LF))
+        cr = np.flatnonzero(block == _CR) + lo
+        line_ends += int(np.count_nonzero(buffer[np.minimum(cr + 1, size - 1)] != _LF))
+        line_ends += int(len(cr) and cr[-1] == size - 1)  # a CR that ends the file
+        if not edge_spaces:
+            spaces = np.flatnonzero(block == _SPACE) + lo
+            if len(spaces):
+                before = buffer[spaces - 1]
+                after = buffer[np.minimum(spaces + 1, size - 1)]
+                edge_spaces = bool(np.isin(before, _ENDS).any() or np.isin(after, _ENDS).any())
+    return _Scan(line_ends, separators, bool(edge_spaces))
+
+
+def _other_spaces(data: bytes, *, cp1252: bool) -> bool:
+    """Whether the bytes hold a character that str.strip() removes other than a space or a line
+    end (a tab, a non-breaking space, ...), anywhere (conservative)."""
+    if any(bytes([b]) in data for b in _ASCII_SPACES.tolist()):
+        return True
+    if cp1252:
+        return any(bytes([b]) in data for b in _CP1252_SPACES.tolist())
+    leads = [b for b in (0xC2, 0xE1, 0xE2, 0xE3) if bytes([b]) in data]
+    if not leads:
+        return False
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    size = len(buffer)
+    for lo in range(0, size, _SCAN_BLOCK):
+        block = buffer[lo : lo + _SCAN_BLOCK]
+        at = np.flatnonzero(np.isin(block, leads)) + lo
+        code = buffer[at].astype(np.uint32) << 8 | buffer[np.minimum(at + 1, size - 1)]
+        if np.isin(code, _UTF8_SPACES[2]).any():
+            return True
+        code = code << 8 | buffer[np.minimum(at + 2, size - 1)]
+        if np.isin(code, _UTF8_SPACES[3]).any():
+            return True
+    return False
+
+
+def _plain_lines(data: bytes, start: int, width: int) -> np.ndarray | None:
+    """Line numbers of the data rows when every line after ``start`` has ``width`` fields or
+    is empty; else None."""
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    size = len(buffer)
+    ends_parts: list[np.ndarray] = []
+    before_parts: list[np.ndarray] = []
+    separators = 0
+    for lo in range(start, size, _SCAN_BLOCK):
+        block = buffer[lo : lo + _SCAN_BLOCK]
+        ends = np.flatnonzero(block == _LF)
+        cr = np.flatnonzero(block == _CR)
+        if len(cr):
+            after = cr + lo + 1
+            lone = cr[(after >= size) | (buffer[np.minimum(after, size - 1)] != _LF)]
+            if len(lone):
+                ends = np.union1d(ends, lone)
+        semicolons = np.flatnonzero(block == _SEMICOLON)
+        ends_parts.append(ends + lo)
+        before_parts.append(separators + np.searchsorted(semicolons, ends))
+        separators += len(semicolons)
+    if not ends_parts:
+        return None
+    ends = np.concatenate(ends_parts)
+    before = np.concatenate(before_parts)
+    counts = np.diff(before, prepend=0) + 1
+    starts = np.concatenate([[start], ends[:-1] + 1])
+    crlf = (buffer[ends] == _LF) & (ends > starts) & (buffer[np.maximum(ends - 1, 0)] == _CR)
+    empty = (ends - starts - crlf) == 0
+    full = counts == width
+    if not full[0] or not np.all(full | (empty & (counts == 1))):
+        return None
+    return np.flatnonzero(full)[1:].astype(np.int64) + 1
 
 
 def _parse_text(path: Path, data: bytes, mapping: dict[str, str]) -> HrExport:
@@ -643,6 +839,52 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
+# ----------------------------------------------------------------------------- digests
+
+#: Columns whose values repeat from row to row: hashed once per distinct value.
+_REPEATING: Final = frozenset(
+    (
+        "fornamn",
+        "efternamn",
+        "titel",
+        "organisationsenhet",
+        "kostnadsstalle",
+        "besoksadress",
+        "chef_anstallningsnummer",
+        "anstallning_from",
+        "anstallning_tom",
+        "behovskategori",
+        "sokord",
+    )
+)
+_DIGEST_MULTIPLIER: Final = np.uint64(0x100000001B3)
+
+
+def row_digests(rows: pd.DataFrame, key: bytes) -> np.ndarray:
+    """A keyed 64-bit digest of each row's values (:data:`HR_EXPORT_COLUMNS` as read), int64.
+
+    Rows with the same values get the same digest, whatever file they came from (CSV or XLSX,
+    encoding, column order, extra columns, whitespace around values); any change to a value
+    changes it (but for one chance in 2**64). SipHash-2-4 of every value under a key derived
+    from ``key`` (kept secret: the digest covers the personnummer, and without the key nobody
+    can test a guessed number against a stored digest), combined in column order.
+    """
+    if len(key) < 16:
+        raise ValueError("the digest key must be at least 16 bytes")
+    # pandas takes a 16-character key: 12 bytes of key material, base64.
+    hash_key = base64.b64encode(hashlib.sha256(b"telefoni/hr-row/v1" + key).digest()[:12])
+    digest = np.zeros(len(rows), dtype=np.uint64)
+    for column in HR_EXPORT_COLUMNS:
+        values = hash_array(
+            _text_column(rows[column]),
+            encoding="utf8",
+            hash_key=hash_key.decode("ascii"),
+            categorize=column in _REPEATING,
+        )
+        digest = digest * _DIGEST_MULTIPLIER ^ values
+    return digest.view(np.int64)
+
+
 # ----------------------------------------------------------------------------- validation
 
 
@@ -725,10 +967,15 @@ class Validated:
     ``quarantine``: row (int64), employee_number (str, may be ""), field (our column name),
     reason (a :class:`Reason` value), detail (Swedish, never a personal value). Sorted by row,
     then column order.
+
+    ``trusted``: line numbers of rows that :func:`validate` was told to trust and that passed;
+    they are valid too, but only their line numbers are given (the caller has their values).
     """
 
     valid: pd.DataFrame
     quarantine: pd.DataFrame
+    #: Line numbers of the rows given as ``trusted`` that passed (they are not in ``valid``).
+    trusted: pd.Index = field(default_factory=lambda: pd.Index([], dtype=np.int64, name="row"))
 
     @property
     def quarantined_rows(self) -> set[int]:
@@ -737,8 +984,8 @@ class Validated:
 
     def __repr__(self) -> str:
         return (
-            f"Validated(valid={len(self.valid)}, quarantined_rows={len(self.quarantined_rows)}, "
-            f"problems={len(self.quarantine)})"
+            f"Validated(valid={len(self.valid)}, trusted={len(self.trusted)}, "
+            f"quarantined_rows={len(self.quarantined_rows)}, problems={len(self.quarantine)})"
         )
 
 
@@ -799,9 +1046,13 @@ class _Problems:
 
 
 def _text_column(values: pd.Series) -> np.ndarray:
-    """Object array of str ("" for missing)."""
+    """Object array of str ("" for missing); may share memory with ``values``: read only."""
     if not isinstance(values.dtype, pd.StringDtype):  # not from read_hr_export: make it text
         values = values.astype(object).where(values.notna(), "").astype("str")
+    if values.dtype.na_value is np.nan:  # the "str" dtype: NaN is the only value unequal to itself
+        objects = np.asarray(values.to_numpy(dtype=object), dtype=object)
+        if not (objects != objects).any():  # nothing missing (always, from read_hr_export)
+            return objects
     return np.asarray(values.to_numpy(dtype=object, na_value=""), dtype=object)
 
 
@@ -915,6 +1166,7 @@ def validate(
     known_cost_centres: Collection[str],
     known_employee_numbers: Collection[str] = (),
     today: date,
+    trusted: np.ndarray | None = None,
 ) -> Validated:
     """Check every row of an HR export (as :attr:`HrExport.rows`) over whole columns.
 
@@ -922,74 +1174,115 @@ def validate(
     ``valid`` or has at least one quarantine row. All rows sharing an employee number (or a
     personnummer, or a user id) are quarantined: we can't know which one is right. A manager
     must be an employee number somewhere in the file or in ``known_employee_numbers``.
+
+    ``trusted`` (bool per row) marks rows known to pass every check of their own values: rows
+    that are, value for value, rows that passed before (only ``today`` moves, and a valid
+    personnummer stays valid as it does; the caller makes sure 10-digit ones are not trusted,
+    whose century depends on the day). They skip those checks, still get every check that
+    looks beyond the row (their personnummer, duplicates, unit, cost centre, manager), and
+    when they pass they are listed in ``trusted`` instead of ``valid``.
     """
     absent = [c for c in HR_EXPORT_COLUMNS if c not in rows.columns]
     if absent:
         raise ValueError(f"rows lack columns: {', '.join(absent)}")
+    n = len(rows)
     line = np.asarray(rows.index, dtype=np.int64)
-    text = {c: _text_column(rows[c]) for c in HR_EXPORT_COLUMNS}
-    empty = {c: text[c] == "" for c in HR_EXPORT_COLUMNS}
+    own = np.ones(n, dtype=bool) if trusted is None else ~np.asarray(trusted, dtype=bool)
+    every_row = bool(own.all())
+    checked = np.flatnonzero(own)  # rows whose own values are checked
+    part = rows if every_row else rows.iloc[checked]
+    text = {c: _text_column(rows[c]) for c in _BEYOND_THE_ROW}
+    # The checked rows' values: views of `text` where all rows are checked.
+    own_text = {
+        c: (text[c] if every_row else text[c][checked]) if c in text else _text_column(part[c])
+        for c in HR_EXPORT_COLUMNS
+    }
+    empty = {c: own_text[c] == "" for c in HR_EXPORT_COLUMNS}
+
+    def spread(values: np.ndarray, fill: Any = False) -> np.ndarray:
+        """Values of the checked rows, as a value per row (``fill`` for the others)."""
+        if every_row:
+            return values
+        out = np.full(n, fill, dtype=values.dtype)
+        out[checked] = values
+        return out
+
     number = text["anstallningsnummer"]
     problems = _Problems(line, number)
 
     for column in HR_EXPORT_COLUMNS:
-        values = text[column]
+        values = own_text[column]
         if column in REQUIRED_FIELDS:
-            problems.add(empty[column], column, Reason.MISSING)
+            problems.add(spread(empty[column]), column, Reason.MISSING)
         if column in _FREE_TEXT and not "".join(values).isprintable():  # rows only if it fails
             has = np.fromiter(map(_CONTROL.search, values), dtype=bool, count=len(values))
-            problems.add(has, column, Reason.CONTROL_CHARACTER)
+            problems.add(spread(has), column, Reason.CONTROL_CHARACTER)
         limit = MAX_LENGTH.get(column)
         if limit is not None:
-            length = _lengths(values)
+            length = spread(_lengths(values), 0)
             problems.add(length > limit, column, Reason.TOO_LONG, _too_long(length, limit))
 
-    index = rows.index
-    digits, why = validate_personnummer_series(
-        pd.Series(text["personnummer"], index=index, dtype="str"), today=today
+    # Personnummer: checked for every row but trusted ones written with the century (12 digits,
+    # or 13 characters with a separator): those are valid as they were, only their digits are
+    # needed (to find duplicates).
+    pnr_text = text["personnummer"]
+    pnr_checked = own.copy()
+    if not every_row:
+        trusted_rows = np.flatnonzero(~own)
+        pnr_checked[trusted_rows] = ~np.isin(_lengths(pnr_text[trusted_rows]), (12, 13))
+    where = np.flatnonzero(pnr_checked)
+    digits_part, why = validate_personnummer_series(
+        pd.Series(pnr_text[where], index=rows.index[where], dtype="str"), today=today
     )
-    why_values = why.to_numpy(dtype=object, na_value=None)
+    why_values = np.full(n, None, dtype=object)
+    why_values[where] = why.to_numpy(dtype=object, na_value=None)
+    digits = np.full(n, None, dtype=object)
+    digits[where] = digits_part.to_numpy(dtype=object, na_value=None)
+    pnr_key = np.zeros(n, dtype=np.int64)
+    pnr_key[where] = _digits_key(digits_part)
+    rest = np.flatnonzero(~pnr_checked)
+    pnr_key[rest] = _written_digits_key(pnr_text[rest])
     problems.add(
-        ~empty["personnummer"] & why.notna().to_numpy(),
+        (pnr_text != "") & pd.notna(why_values),
         "personnummer",
         Reason.INVALID_PERSONNUMMER,
         _personnummer_detail(why_values),
     )
 
-    email = text["epost"]
+    email = own_text["epost"]
     has_email = np.flatnonzero(~empty["epost"])
-    bad_email = np.zeros(len(line), dtype=bool)
+    bad_email = np.zeros(len(checked), dtype=bool)
     if len(has_email):
         matched = np.fromiter(map(_EMAIL.fullmatch, email[has_email]), dtype=bool)
         bad_email[has_email] = ~matched
-    problems.add(bad_email, "epost", Reason.INVALID_EMAIL)
+    problems.add(spread(bad_email), "epost", Reason.INVALID_EMAIL)
 
-    start, start_ok, start_shaped = _parse_dates(text["anstallning_from"])
-    end, end_ok, end_shaped = _parse_dates(text["anstallning_tom"])
+    start, start_ok, start_shaped = _parse_dates(own_text["anstallning_from"])
+    end, end_ok, end_shaped = _parse_dates(own_text["anstallning_tom"])
     for column, ok, shaped in (
         ("anstallning_from", start_ok | empty["anstallning_from"], start_shaped),
         ("anstallning_tom", end_ok, end_shaped),
     ):
-        problems.add(~ok, column, Reason.INVALID_DATE, _date_detail(shaped))
+        problems.add(spread(~ok), column, Reason.INVALID_DATE, _date_detail(spread(shaped)))
     problems.add(
-        ~np.isnat(start) & ~np.isnat(end) & (end < start),
+        spread(~np.isnat(start) & ~np.isnat(end) & (end < start)),
         "anstallning_tom",
         Reason.END_BEFORE_START,
     )
 
-    category = text["behovskategori"]
+    category = own_text["behovskategori"]
     category_ok = empty["behovskategori"].copy()
     single = np.flatnonzero(_lengths(category) == 1)
     if len(single):
         points = np.asarray(category[single], dtype="<U1").view(np.uint32)
         category_ok[single] = (points >= ord("1")) & (points <= ord("3"))
-    problems.add(~category_ok, "behovskategori", Reason.INVALID_CATEGORY)
+    problems.add(spread(~category_ok), "behovskategori", Reason.INVALID_CATEGORY)
     for column, known, reason, noun in (
         ("organisationsenhet", known_units, Reason.UNKNOWN_UNIT, "organisationsenheten"),
         ("kostnadsstalle", known_cost_centres, Reason.UNKNOWN_COST_CENTRE, "kostnadsstället"),
     ):
         values = text[column]
-        unknown = ~empty[column] & ~pd.Series(values).isin(list(known)).to_numpy()
+        unknown = _unknown(values, known)
         problems.add(
             unknown,
             column,
@@ -999,17 +1292,15 @@ def validate(
 
     for column, key, reason, noun in (
         ("anstallningsnummer", number, Reason.DUPLICATE_EMPLOYEE_NUMBER, "anställningsnummer"),
-        ("personnummer", _digits_key(digits), Reason.DUPLICATE_PERSONNUMMER, "personnummer"),
+        ("personnummer", pnr_key, Reason.DUPLICATE_PERSONNUMMER, "personnummer"),
         ("anvandarid", text["anvandarid"], Reason.DUPLICATE_USER_ID, "användar-id"),
     ):
         shared = _duplicated(key, key != ("" if key.dtype == object else 0))
         problems.add(shared, column, reason, _rows_listing(line, key, noun))
 
     manager = text["chef_anstallningsnummer"]
-    known_numbers = set(number[~empty["anstallningsnummer"]].tolist())
-    known_numbers.update(known_employee_numbers)
     problems.add(
-        ~empty["chef_anstallningsnummer"] & ~pd.Series(manager).isin(known_numbers).to_numpy(),
+        _unknown(manager, set(number.tolist()), known_employee_numbers),
         "chef_anstallningsnummer",
         Reason.UNKNOWN_MANAGER,
         _code_detail(
@@ -1020,33 +1311,45 @@ def validate(
     )
 
     quarantine = problems.table()
-    ok = ~problems.bad
-    valid_index = pd.Index(line[ok], dtype=np.int64, name="row")
-    good_digits = digits.to_numpy(dtype=object, na_value="")[ok]
+    passed = ~problems.bad
+    ok = passed[checked]  # among the checked rows
+    valid_index = pd.Index(line[checked][ok], dtype=np.int64, name="row")
+    good_digits = digits[checked][ok]
+    t = {c: own_text[c][ok] for c in HR_EXPORT_COLUMNS}
     valid = pd.DataFrame(
         {
-            "employee_number": pd.Series(number[ok], index=valid_index, dtype="str"),
+            "employee_number": pd.Series(t["anstallningsnummer"], index=valid_index, dtype="str"),
             "personnummer": pd.Series(good_digits, index=valid_index, dtype="str"),
             "samordning": pd.Series(_samordning(good_digits), index=valid_index, dtype=bool),
-            "first_name": pd.Series(text["fornamn"][ok], index=valid_index, dtype="str"),
-            "last_name": pd.Series(text["efternamn"][ok], index=valid_index, dtype="str"),
-            "email": _none_if_empty(text["epost"][ok], valid_index),
-            "title": _none_if_empty(text["titel"][ok], valid_index),
-            "user_id": _none_if_empty(text["anvandarid"][ok], valid_index),
-            "unit_code": pd.Series(text["organisationsenhet"][ok], index=valid_index, dtype="str"),
-            "cost_centre_code": pd.Series(
-                text["kostnadsstalle"][ok], index=valid_index, dtype="str"
-            ),
-            "visiting_address": _none_if_empty(text["besoksadress"][ok], valid_index),
-            "manager_number": _none_if_empty(manager[ok], valid_index),
-            "keywords": _none_if_empty(text["sokord"][ok], valid_index),
+            "first_name": pd.Series(t["fornamn"], index=valid_index, dtype="str"),
+            "last_name": pd.Series(t["efternamn"], index=valid_index, dtype="str"),
+            "email": _none_if_empty(t["epost"], valid_index),
+            "title": _none_if_empty(t["titel"], valid_index),
+            "user_id": _none_if_empty(t["anvandarid"], valid_index),
+            "unit_code": pd.Series(t["organisationsenhet"], index=valid_index, dtype="str"),
+            "cost_centre_code": pd.Series(t["kostnadsstalle"], index=valid_index, dtype="str"),
+            "visiting_address": _none_if_empty(t["besoksadress"], valid_index),
+            "manager_number": _none_if_empty(t["chef_anstallningsnummer"], valid_index),
+            "keywords": _none_if_empty(t["sokord"], valid_index),
             "employment_start": pd.Series(start[ok], index=valid_index),
             "employment_end": pd.Series(end[ok], index=valid_index),
             "need_category": pd.Series(_categories(category[ok]), index=valid_index),
         },
         index=valid_index,
     )
-    return Validated(valid=valid, quarantine=quarantine)
+    trusted_ok = pd.Index(line[~own & passed], dtype=np.int64, name="row")
+    return Validated(valid=valid, quarantine=quarantine, trusted=trusted_ok)
+
+
+# Columns checked across rows or against the register, for trusted rows too.
+_BEYOND_THE_ROW: Final = (
+    "anstallningsnummer",
+    "personnummer",
+    "anvandarid",
+    "organisationsenhet",
+    "kostnadsstalle",
+    "chef_anstallningsnummer",
+)
 
 
 def _categories(values: np.ndarray) -> pd.arrays.IntegerArray:
@@ -1057,6 +1360,28 @@ def _categories(values: np.ndarray) -> pd.arrays.IntegerArray:
         points = np.asarray(values[~empty], dtype="<U1").view(np.uint32)
         numbers[~empty] = points - ord("0")
     return pd.arrays.IntegerArray(numbers, empty)
+
+
+def _unknown(values: np.ndarray, *known: Collection[str]) -> np.ndarray:
+    """Rows whose value is not empty and in none of ``known`` (looked up once per value)."""
+    sets = [k if isinstance(k, set | frozenset) else set(k) for k in known]
+    missing = [v for v in pd.unique(values) if v != "" and not any(v in k for k in sets)]
+    if not missing:
+        return np.zeros(len(values), dtype=bool)
+    return np.asarray(pd.Series(values).isin(missing).to_numpy(), dtype=bool)
+
+
+def _written_digits_key(texts: np.ndarray) -> np.ndarray:
+    """:func:`_digits_key` for personnummer known to be valid and written with the century:
+    12 digits, or 13 characters with the separator before the last four."""
+    key = np.zeros(len(texts), dtype=np.int64)
+    if not len(texts):
+        return key
+    points = np.asarray(texts, dtype="<U13").view(np.uint32).reshape(-1, 13).astype(np.int64)
+    thirteen = _lengths(texts) == 13
+    points[thirteen, 8:12] = points[thirteen, 9:13]
+    values = points[:, :12] - 48
+    return values @ (10 ** np.arange(11, -1, -1, dtype=np.int64))
 
 
 def _digits_key(digits: pd.Series) -> np.ndarray:

@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Enum,
@@ -131,6 +132,10 @@ class Employee(Base):
     employment_end: Mapped[date | None]
     left_at: Mapped[date | None]  # when the directory sync saw the person leave
     need_category: Mapped[int | None] = mapped_column(SmallInteger)
+    # Keyed digest of the HR export row the HR fields above were last written from
+    # (models.hr_export.row_digests): the nightly sync looks no further at a row whose digest
+    # is unchanged. Whatever else writes those fields must set it to None.
+    hr_digest: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[created_ts]
     updated_at: Mapped[updated_ts]
 

@@ -6,10 +6,13 @@ the Prefect tasks below wrap its two fallible steps with retries.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import itertools
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -19,7 +22,19 @@ import numpy as np
 import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import (
+    ClauseElement,
+    ColumnElement,
+    Engine,
+    and_,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, aliased
 
 from models import audit
@@ -37,9 +52,17 @@ from models.directory_sync import (
     as_text,
     brake,
     desired_frame,
+    hr_digest_key,
     plan,
 )
-from models.hr_export import HrExport, HrFileIncomplete, Validated, read_hr_export, validate
+from models.hr_export import (
+    HrExport,
+    HrFileIncomplete,
+    Validated,
+    read_hr_export,
+    row_digests,
+    validate,
+)
 from models.outbox import Attachment, Sender, enqueue
 from models.personnummer import Personnummer, PersonnummerVault, validate_personnummer_series
 from models.register import (
@@ -102,8 +125,121 @@ class SyncOptions:
 # --- reading the register ---------------------------------------------------------------------
 
 
-def load_current(session: Session) -> pd.DataFrame:
-    """Every employee with HR's fields and their directory entry, as comparable text."""
+# Ids per IN (...) list: well below every engine's limit on bound parameters.
+_IDS_PER_QUERY = 5000
+
+
+def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for lo in range(0, len(values), _IDS_PER_QUERY):
+        yield values[lo : lo + _IDS_PER_QUERY]
+
+
+def _driver_rows(source: Session | Engine, stmt: ClauseElement) -> list[tuple[Any, ...]]:
+    """A big read straight from the driver: plain tuples, no Row objects (a third of the time
+    on 100,000 rows). In the session's transaction, or on a connection of the engine's own.
+    Only for statements whose literals come from this code (they are rendered into the SQL).
+    """
+    if isinstance(source, Session):
+        connection = source.connection()
+        return _fetch(connection.connection.driver_connection, connection.dialect, stmt)
+    raw = source.raw_connection()
+    try:
+        return _fetch(raw.driver_connection, source.dialect, stmt)
+    finally:
+        raw.close()  # back to the pool, which ends its read transaction
+
+
+def _fetch(dbapi: Any, dialect: Dialect, stmt: ClauseElement) -> list[tuple[Any, ...]]:
+    sql = str(stmt.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    cursor = dbapi.cursor()
+    try:
+        cursor.execute(sql)
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+    finally:
+        cursor.close()
+    return rows
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> np.ndarray:
+    """Rows as a 2-D object array (one column per selected column)."""
+    table = np.empty((len(rows), width), dtype=object)
+    if rows:
+        table[:] = rows
+    return table
+
+
+def load_people(source: Session | Engine) -> pd.DataFrame:
+    """Every employee, with what the sync needs to know of all of them: employee_id,
+    employee_number, left (bool), hr_digest (int64) and has_digest (bool), and in_sync (bool):
+    they have a directory entry and it holds exactly what the employee row and their active
+    personal subscription say (the §3.1 fields, compared as text as `plan` does; the database
+    compares, one pass over employees, entries and subscriptions).
+    """
+    e, d = Employee, DirectoryEntry
+    phone = (
+        select(Subscription.owner_id, func.min(Subscription.number).label("number"))
+        .where(
+            Subscription.kind == SubscriptionKind.PERSONAL,
+            Subscription.status == SubscriptionStatus.ACTIVE,
+        )
+        .group_by(Subscription.owner_id)
+        .subquery()
+    )
+
+    def same(a: Any, b: Any) -> ColumnElement[bool]:
+        return func.coalesce(a, "") == func.coalesce(b, "")
+
+    in_sync = and_(
+        same(d.name, e.first_name + " " + e.last_name),
+        same(d.email, e.email),
+        same(d.title, e.title),
+        same(d.personnummer_hash, e.personnummer_hash),
+        same(d.user_id, e.user_id),
+        d.unit_id == e.unit_id,
+        d.cost_centre_id == e.cost_centre_id,
+        same(d.visiting_address, e.visiting_address),
+        same(d.keywords, e.keywords),
+        same(d.phone_number, phone.c.number),
+    )
+    stmt = (
+        select(
+            e.id,
+            e.employee_number,
+            case((e.left_at.is_(None), 0), else_=1),
+            e.hr_digest,
+            case((in_sync, 1), else_=0),  # no entry, or a NULL comparison: not in sync
+        )
+        .outerjoin(d, d.employee_id == e.id)
+        .outerjoin(phone, phone.c.owner_id == e.id)
+    )
+    table = _columns(_driver_rows(source, stmt), 5)
+    digest = table[:, 3]
+    has_digest = pd.notna(digest)
+    return pd.DataFrame(
+        {
+            "employee_id": table[:, 0].astype(np.int64),
+            "employee_number": pd.Series(table[:, 1], dtype=object),  # not "str": iterated
+            "left": table[:, 2].astype(bool),
+            "hr_digest": np.where(has_digest, digest, 0).astype(np.int64),
+            "has_digest": has_digest.astype(bool),
+            "in_sync": table[:, 4].astype(bool),
+        }
+    )
+
+
+def directory_size(session: Session) -> int:
+    """Employees with a directory entry (what the brake counts)."""
+    count = session.scalar(
+        select(func.count())
+        .select_from(DirectoryEntry)
+        .where(DirectoryEntry.employee_id.is_not(None))
+    )
+    return int(count or 0)
+
+
+def load_current(session: Session, employee_ids: Collection[int] | None = None) -> pd.DataFrame:
+    """Employees (all, or those of ``employee_ids``) with HR's fields and their directory
+    entry, as comparable text."""
     manager = aliased(Employee)
     unit, cost_centre = aliased(OrgUnit), aliased(CostCentre)
     dir_unit, dir_cc = aliased(OrgUnit), aliased(CostCentre)
@@ -146,10 +282,18 @@ def load_current(session: Session) -> pd.DataFrame:
         .outerjoin(dir_unit, d.unit_id == dir_unit.id)
         .outerjoin(dir_cc, d.cost_centre_id == dir_cc.id)
     )
-    result = session.execute(stmt)
-    # Plain tuples: pandas takes its fast path for them (for Row objects it first probes every
-    # row for a dtype attribute, then copies each into a tuple anyway).
-    frame = pd.DataFrame([tuple(row) for row in result], columns=list(result.keys()))
+    if employee_ids is None:
+        result = session.execute(stmt)
+        keys = list(result.keys())
+        # Plain tuples: pandas takes its fast path for them (for Row objects it first probes
+        # every row for a dtype attribute, then copies each into a tuple anyway).
+        records = [tuple(row) for row in result]
+    else:
+        records = []
+        for ids in _chunks(sorted(employee_ids)):
+            records += [tuple(row) for row in session.execute(stmt.where(e.id.in_(ids)))]
+        keys = [c.key for c in stmt.selected_columns]
+    frame = pd.DataFrame(records, columns=keys)
     current = pd.DataFrame(
         {
             "employee_id": frame["employee_id"].astype("int64"),
@@ -166,9 +310,10 @@ def load_current(session: Session) -> pd.DataFrame:
     return current
 
 
-def phone_numbers(session: Session) -> pd.Series:
-    """employee_number → the number of their active personal subscription (lowest if several)."""
-    rows = session.execute(
+def phone_numbers(session: Session, employee_ids: Collection[int] | None = None) -> pd.Series:
+    """employee_number → the number of their active personal subscription (lowest if several),
+    for everyone or for the employees of ``employee_ids``."""
+    stmt = (
         select(Employee.employee_number, func.min(Subscription.number))
         .join(Subscription, Subscription.owner_id == Employee.id)
         .where(
@@ -176,12 +321,18 @@ def phone_numbers(session: Session) -> pd.Series:
             Subscription.status == SubscriptionStatus.ACTIVE,
         )
         .group_by(Employee.employee_number)
-    ).all()
+    )
+    if employee_ids is None:
+        rows = list(session.execute(stmt))
+    else:
+        rows = []
+        for ids in _chunks(sorted(employee_ids)):
+            rows += session.execute(stmt.where(Employee.id.in_(ids))).all()
     return pd.Series({number: phone for number, phone in rows}, dtype=object)
 
 
 def _codes(session: Session, model: type[OrgUnit] | type[CostCentre]) -> dict[str, int]:
-    return {code: id_ for id_, code in session.execute(select(model.id, model.code))}
+    return {code: id_ for id_, code in _driver_rows(session, select(model.id, model.code))}
 
 
 def _last_rows_read(session: Session) -> int | None:
@@ -225,8 +376,22 @@ def sync_directory(
     with exclusive_run(engine, LOCK_NAME) as mine:
         if not mine:
             raise SyncAlreadyRunning("En annan katalogsynk pågår redan; den här gjorde ingenting.")
-        with Session(engine) as session, session.begin():
+        with _no_gc(), Session(engine) as session, session.begin():
             return _sync(session, export, vault=vault, options=options, today=today)
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector for the run: it makes hundreds of thousands of small
+    objects that hold no cycles, and each full collection walks the whole heap (Prefect's
+    included) to find nothing; what a run leaves behind is collected after it."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _sync(
@@ -238,34 +403,57 @@ def _sync(
     today: date,
 ) -> SyncReport:
     units, cost_centres = _codes(session, OrgUnit), _codes(session, CostCentre)
-    current = load_current(session)
+    rows = export.rows
+    # The register is read while the rows are digested: the database works, Python hashes.
+    # (On SQLite this transaction already holds the write lock, so the other connection sees
+    # just what it would.)
+    bind = session.get_bind()
+    apart = bind if isinstance(bind, Engine) and not _in_memory(bind) else None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="katalogsynk-register") as pool:
+        reading = pool.submit(load_people, apart) if apart is not None else None
+        digests = pd.Series(row_digests(rows, hr_digest_key(vault)), index=rows.index)
+        people = reading.result() if reading is not None else load_people(session)
+    register_numbers = people["employee_number"].to_numpy()
+    person = pd.Index(register_numbers).get_indexer(rows["anstallningsnummer"].to_numpy(object))
     checked = validate(
-        export.rows,
+        rows,
         known_units=units.keys(),
         known_cost_centres=cost_centres.keys(),
-        known_employee_numbers=set(current["employee_number"]),
+        known_employee_numbers=set(register_numbers),
         today=today,
+        trusted=_unchanged_rows(rows, digests.to_numpy(), people, person),
     )
-    valid = checked.valid
+    valid = checked.valid  # the rows to compare in full; the trusted ones match the register
     hashes = pd.Series(
         vault.lookup_hashes(Personnummer(d) for d in valid["personnummer"]),
         index=valid.index,
         dtype=object,
     )
-    desired = desired_frame(valid, hashes, phone_numbers(session))
+    protected = _protected(session, checked, export, vault, today)
+    unchanged = _unchanged_frame(rows, checked.trusted, people, person)
+    seen = set(valid["employee_number"].to_numpy(dtype=object))
+    seen.update(unchanged["employee_number"].to_numpy())
+    numbers = people["employee_number"]
+    absent = ~people["left"] & ~numbers.isin(seen) & ~numbers.isin(protected)
+    wanted = people["employee_id"][numbers.isin(valid["employee_number"]) | absent]
+    everyone = len(wanted) > len(people) // 3  # one scan beats many lookups
+    current = load_current(session, None if everyone else wanted.tolist())
+    desired = desired_frame(
+        valid, hashes, phone_numbers(session, None if everyone else wanted.tolist())
+    )
     the_plan = plan(
         desired,
         current,
         quarantined_rows=len(checked.quarantined_rows),
-        rows_read=len(export.rows),
-        protected_numbers=_protected(checked, export, current, vault, today),
+        rows_read=len(rows),
+        protected_numbers=protected,
         today=today,
+        unchanged=unchanged,
     )
-    directory_size = int(current["has_entry"].sum())
     stop = brake(
         removals=len(the_plan.leavers),
-        directory_size=directory_size,
-        rows_now=len(export.rows),
+        directory_size=directory_size(session),
+        rows_now=len(rows),
         rows_last=_last_rows_read(session),
         limits=options.limits,
     )
@@ -273,44 +461,108 @@ def _sync(
     if stop and not options.allow_mass_removal:
         report.status, report.message = SyncStatus.BRAKED, stop
         if not options.dry_run:
-            _record_run(session, export, report, options, checked)
+            _record_run(session, export, report, options, checked, file_sha256(export.path))
         return report
     if options.dry_run:
         report.message = stop
         return report
     report.status = SyncStatus.APPLIED
-    identical = _last_applied_sha(session) == file_sha256(export.path)
-    run = _record_run(session, export, report, options, checked)
-    if stop:
-        audit.record(
-            session,
-            actor=options.actor,
-            action="directory_sync.brake_overridden",
-            object_type="sync_run",
-            object_id=str(run.id),
-            reason=f"{options.override_reason} — {stop}",
-            rule="§3.1",
-            flow_run_id=options.flow_run_id,
+    sha256 = file_sha256(export.path)
+    identical = _last_applied_sha(session) == sha256
+    tell = (the_plan.has_changes or the_plan.rows_quarantined) and not identical
+    # The contact centre's workbook is made alongside the writes (it needs only the report):
+    # the database works while Python builds the XLSX.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="katalogsynk-xlsx") as pool:
+        workbook = (
+            pool.submit(changes_workbook, report.changes, report.quarantine) if tell else None
         )
-    _apply(
-        session,
-        the_plan,
-        valid,
-        vault=vault,
-        units=units,
-        cost_centres=cost_centres,
-        today=today,
-        options=options,
-    )
-    if (the_plan.has_changes or the_plan.rows_quarantined) and not identical:
-        _notify(session, report, options)
+        run = _record_run(session, export, report, options, checked, sha256)
+        if stop:
+            audit.record(
+                session,
+                actor=options.actor,
+                action="directory_sync.brake_overridden",
+                object_type="sync_run",
+                object_id=str(run.id),
+                reason=f"{options.override_reason} — {stop}",
+                rule="§3.1",
+                flow_run_id=options.flow_run_id,
+            )
+        _apply(
+            session,
+            the_plan,
+            valid,
+            vault=vault,
+            units=units,
+            cost_centres=cost_centres,
+            today=today,
+            options=options,
+            people=people,
+            current=current,
+            digests=digests,
+        )
+        if workbook is not None:
+            _notify(session, report, options, workbook.result())
     return report
 
 
+def _in_memory(engine: Engine) -> bool:
+    """An SQLite database that lives in one connection (another would not see it)."""
+    database = engine.url.database or ""
+    return engine.dialect.name == "sqlite" and (
+        database in ("", ":memory:") or "mode=memory" in str(engine.url)
+    )
+
+
+def _unchanged_rows(
+    rows: pd.DataFrame, digests: np.ndarray, people: pd.DataFrame, person: np.ndarray
+) -> np.ndarray:
+    """Rows that are, value for value, what the register last took from HR for an active
+    employee whose directory entry is in line: their digest is the one stored. (Not for a
+    10-digit personnummer: which century it means depends on the day.) ``person``: each row's
+    position in ``people`` (-1 if none)."""
+    known = np.flatnonzero(person >= 0)
+    at = person[known]
+    same = (
+        people["has_digest"].to_numpy()[at]
+        & (people["hr_digest"].to_numpy()[at] == digests[known])
+        & ~people["left"].to_numpy()[at]
+        & people["in_sync"].to_numpy()[at]
+    )
+    out = np.zeros(len(rows), dtype=bool)
+    out[known[same]] = True
+    if out.any():
+        where = np.flatnonzero(out)
+        pnr = rows["personnummer"].to_numpy(dtype=object)[where]
+        out[where] = np.fromiter(map(len, pnr), dtype=np.int64, count=len(where)) >= 12
+    return out
+
+
+def _unchanged_frame(
+    rows: pd.DataFrame, lines: pd.Index, people: pd.DataFrame, person: np.ndarray
+) -> pd.DataFrame:
+    """The rows at ``lines`` (trusted and valid) as `plan` takes them, indexed by line."""
+    at = rows.index.get_indexer(lines)
+
+    def column(name: str) -> np.ndarray:
+        return np.asarray(rows[name].to_numpy(dtype=object)[at], dtype=object)
+
+    return pd.DataFrame(
+        {
+            "employee_id": people["employee_id"].to_numpy()[person[at]],
+            "employee_number": pd.Series(column("anstallningsnummer"), index=lines, dtype=object),
+            "first_name": pd.Series(column("fornamn"), index=lines, dtype=object),
+            "last_name": pd.Series(column("efternamn"), index=lines, dtype=object),
+            "employment_end": pd.Series(column("anstallning_tom"), index=lines, dtype=object),
+        },
+        index=lines,
+    )
+
+
 def _protected(
+    session: Session,
     checked: Validated,
     export: HrExport,
-    current: pd.DataFrame,
     vault: PersonnummerVault,
     today: date,
 ) -> set[str]:
@@ -320,10 +572,13 @@ def _protected(
     digits, _ = validate_personnummer_series(bad_rows["personnummer"], today=today)
     readable = digits.dropna()
     if len(readable):
-        hashes = set(vault.lookup_hashes(Personnummer(d) for d in readable))
-        numbers |= set(
-            current.loc[current["personnummer_hash_now"].isin(hashes), "employee_number"]
-        )
+        hashes = sorted(set(vault.lookup_hashes(Personnummer(d) for d in readable)))
+        for part in _chunks(hashes):
+            numbers.update(
+                session.scalars(
+                    select(Employee.employee_number).where(Employee.personnummer_hash.in_(part))
+                )
+            )
     return numbers
 
 
@@ -389,10 +644,11 @@ def _record_run(
     report: SyncReport,
     options: SyncOptions,
     checked: Validated,
+    sha256: str,
 ) -> SyncRun:
     run = SyncRun(
         file_name=str(export.path),
-        file_sha256=file_sha256(export.path),
+        file_sha256=sha256,
         status=report.status,
         rows_read=report.rows_read,
         rows_applied=report.rows_applied if report.status is SyncStatus.APPLIED else 0,
@@ -471,18 +727,18 @@ def _apply(
     cost_centres: Mapping[str, int],
     today: date,
     options: SyncOptions,
+    people: pd.DataFrame,
+    current: pd.DataFrame,
+    digests: pd.Series,
 ) -> None:
-    """Write the plan with bulk statements; audit one event per person changed."""
+    """Write the plan with bulk statements; audit one event per person changed.
+
+    Every employee row written from an export row gets that row's digest; so does every other
+    row of `valid` whose person's stored digest differs (the row was compared in full and
+    matched: next time it need not be)."""
     rows = valid.loc[p.joiners.index]
-    back = p.joiners.index[
-        p.joiners["employee_number"].isin(
-            set(
-                session.scalars(
-                    select(Employee.employee_number).where(Employee.left_at.is_not(None))
-                )
-            )
-        )
-    ]
+    left_numbers = set(current.loc[current["left"], "employee_number"])
+    back = p.joiners.index[p.joiners["employee_number"].isin(left_numbers)]
     new_rows = rows.drop(index=back)
     pnrs = [Personnummer(d) for d in new_rows["personnummer"]]
     if len(new_rows):
@@ -494,6 +750,7 @@ def _apply(
                     "personnummer_encrypted": token,
                     "personnummer_hash": digest,
                     "is_samordningsnummer": bool(r.samordning),
+                    "hr_digest": int(digests[r.Index]),
                     **_employee_values(r, units, cost_centres),
                 }
                 for r, token, digest in zip(
@@ -504,19 +761,37 @@ def _apply(
                 )
             ],
         )
-    id_of: dict[str, int] = {
-        number: id_
-        for number, id_ in session.execute(select(Employee.employee_number, Employee.id))
-    }
+    id_of: dict[str, int] = dict(
+        zip(people["employee_number"].to_numpy(), people["employee_id"].tolist(), strict=True)
+    )
+    for numbers in _chunks(new_rows["employee_number"].tolist()):
+        id_of.update(
+            session.execute(
+                select(Employee.employee_number, Employee.id).where(
+                    Employee.employee_number.in_(numbers)
+                )
+            ).all()
+        )
 
-    # Changed people and people back: every HR field written from the export row.
+    # People back: every HR field written from the export row. Changed people: the fields that
+    # differ (the manager below), each with its row's digest.
     rewrite = pd.concat([valid.loc[p.changed.index], valid.loc[back]])
-    pnr_changed = set(p.changes.loc[p.changes["field"] == "personnummer_hash", "employee_number"])
+    differing = dict(
+        zip(p.changed.index, _differing(p.changed, EMPLOYEE_FIELDS, "{}_now"), strict=True)
+    )
     if len(rewrite):
         updates = []
         for r in rewrite.itertuples():
-            values = {"id": id_of[r.employee_number], **_employee_values(r, units, cost_centres)}
-            if r.employee_number in pnr_changed or r.Index in back:
+            values = {
+                "id": id_of[r.employee_number],
+                **_employee_values(r, units, cost_centres),
+                "hr_digest": int(digests[r.Index]),
+            }
+            fields = differing.get(r.Index)
+            if fields is not None:  # changed, not back
+                keep = {"id", "hr_digest"}.union(*(_EMPLOYEE_COLUMNS[f] for f in fields))
+                values = {k: v for k, v in values.items() if k in keep}
+            if fields is None or "personnummer_hash" in fields:
                 pnr = Personnummer(r.personnummer)
                 values |= {
                     "personnummer_encrypted": vault.encrypt(pnr),
@@ -524,12 +799,16 @@ def _apply(
                     "is_samordningsnummer": pnr.is_samordningsnummer,
                 }
             updates.append(values)
-        session.execute(update(Employee), updates)
+        session.execute(update(Employee), _batched(updates))
 
-    # Managers: wherever HR's manager differs from the register's (joiners included).
-    wanted = valid.loc[
-        pd.concat([p.joiners, p.changed]).index, ["employee_number", "manager_number"]
-    ]
+    # Rows that matched in full but under another (or no) digest: store theirs.
+    _store_digests(session, valid, p, rewrite.index, digests, people)
+
+    # Managers: joiners', and wherever HR's manager differs from the register's.
+    manager_changed = set(p.changes.loc[p.changes["field"] == "manager_number", "employee_number"])
+    joined = p.joiners.index
+    moved = p.changed.index[p.changed["employee_number"].isin(manager_changed)]
+    wanted = valid.loc[joined.append(moved), ["employee_number", "manager_number"]]
     if len(wanted):
         session.execute(
             update(Employee),
@@ -546,12 +825,43 @@ def _apply(
     leaver_ids = [int(i) for i in p.leavers["employee_id"]]
     if leaver_ids:
         session.execute(update(Employee), [{"id": i, "left_at": today} for i in leaver_ids])
-        session.execute(delete(DirectoryEntry).where(DirectoryEntry.employee_id.in_(leaver_ids)))
+        for ids in _chunks(leaver_ids):
+            session.execute(delete(DirectoryEntry).where(DirectoryEntry.employee_id.in_(ids)))
 
     _write_directory(
         session, p, valid, id_of=id_of, units=units, cost_centres=cost_centres, vault=vault
     )
     _audit(session, p, options)
+
+
+def _store_digests(
+    session: Session,
+    valid: pd.DataFrame,
+    p: SyncPlan,
+    written: pd.Index,
+    digests: pd.Series,
+    people: pd.DataFrame,
+) -> None:
+    """The digest of every valid row of a person staying on, where the stored one differs (and
+    the row was not just written with it): joiners are inserted with theirs, leavers need none.
+    """
+    leaving = people["employee_number"].isin(p.leavers["employee_number"])
+    staying = people[~people["left"] & ~leaving]
+    rest = valid.index.difference(written).difference(p.joiners.index)
+    rest = rest[valid.loc[rest, "employee_number"].isin(staying["employee_number"]).to_numpy()]
+    if not len(rest):
+        return
+    person = staying.set_index("employee_number").loc[valid.loc[rest, "employee_number"]]
+    new = digests.loc[rest].to_numpy()
+    stale = ~person["has_digest"].to_numpy() | (person["hr_digest"].to_numpy() != new)
+    if stale.any():
+        session.execute(
+            update(Employee),
+            [
+                {"id": int(i), "hr_digest": int(d)}
+                for i, d in zip(person["employee_id"][stale], new[stale], strict=True)
+            ],
+        )
 
 
 def _write_directory(
@@ -582,17 +892,76 @@ def _write_directory(
         }
 
     to_create = pd.concat([p.joiners, p.directory_missing])
-    to_update = p.changed[p.changed["has_entry"].astype(bool)]
     creates = [entry(r) | {"kind": SubscriptionKind.PERSONAL} for r in to_create.itertuples()]
-    updates = [entry(r) | {"id": int(r.entry_id)} for r in to_update.itertuples()]
-    for rows, frame in ((creates, to_create), (updates, to_update)):
-        pnrs = [Personnummer(d) for d in valid.loc[frame.index, "personnummer"]]
-        for row, token in zip(rows, vault.encrypt_many(pnrs), strict=True):
-            row["personnummer_encrypted"] = token
+    pnrs = [Personnummer(d) for d in valid.loc[to_create.index, "personnummer"]]
+    for row, token in zip(creates, vault.encrypt_many(pnrs), strict=True):
+        row["personnummer_encrypted"] = token
     if creates:
         session.execute(insert(DirectoryEntry), creates)
+
+    # Entries of changed people: the fields that differ from HR (and the register).
+    to_update = p.changed[p.changed["has_entry"].astype(bool)]
+    updates = []
+    for r, fields in zip(
+        to_update.itertuples(), _differing(to_update, DIRECTORY_FIELDS, "dir_{}"), strict=True
+    ):
+        if not fields:
+            continue
+        keep = {"id"}.union(*(_ENTRY_COLUMNS[f] for f in fields))
+        values = {k: v for k, v in entry(r).items() if k in keep} | {"id": int(r.entry_id)}
+        if "personnummer_hash" in fields:
+            (token,) = vault.encrypt_many([Personnummer(valid.at[r.Index, "personnummer"])])
+            values["personnummer_encrypted"] = token
+        updates.append(values)
     if updates:
-        session.execute(update(DirectoryEntry), updates)
+        session.execute(update(DirectoryEntry), _batched(updates))
+
+
+# What is written for a compared field that differs (the manager is written apart).
+_EMPLOYEE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "first_name": ("first_name",),
+    "last_name": ("last_name",),
+    "personnummer_hash": (),  # with its encrypted form, from the row's personnummer
+    "email": ("email",),
+    "title": ("title",),
+    "user_id": ("user_id",),
+    "unit_code": ("unit_id",),
+    "cost_centre_code": ("cost_centre_id",),
+    "visiting_address": ("visiting_address",),
+    "manager_number": (),
+    "employment_start": ("employment_start",),
+    "employment_end": ("employment_end",),
+    "need_category": ("need_category",),
+    "keywords": ("keywords",),
+}
+_ENTRY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "name": ("name",),
+    "phone_number": ("phone_number",),
+    "email": ("email",),
+    "title": ("title",),
+    "personnummer_hash": ("personnummer_hash",),
+    "user_id": ("user_id",),
+    "unit_code": ("unit_id",),
+    "cost_centre_code": ("cost_centre_id",),
+    "visiting_address": ("visiting_address",),
+    "keywords": ("keywords",),
+}
+
+
+def _differing(frame: pd.DataFrame, fields: Sequence[str], stored: str) -> list[set[str]]:
+    """Per row of `frame` (desired values joined with stored ones, as text), the fields whose
+    stored value (column `stored.format(field)`) differs."""
+    out: list[set[str]] = [set() for _ in range(len(frame))]
+    for f in fields:
+        differs = frame[f].to_numpy(dtype=object) != frame[stored.format(f)].to_numpy(dtype=object)
+        for i in np.flatnonzero(differs).tolist():
+            out[i].add(f)
+    return out
+
+
+def _batched(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows ordered by the columns they set: one executemany per kind of change."""
+    return sorted(rows, key=lambda row: sorted(row))
 
 
 def _audit(session: Session, p: SyncPlan, options: SyncOptions) -> None:
@@ -651,7 +1020,7 @@ def _per_person(changes: pd.DataFrame) -> Iterator[tuple[Any, dict[str, Any], di
         )
 
 
-def _notify(session: Session, report: SyncReport, options: SyncOptions) -> None:
+def _notify(session: Session, report: SyncReport, options: SyncOptions, workbook: bytes) -> None:
     enqueue(
         session,
         template="katalogsynk",
@@ -663,7 +1032,7 @@ def _notify(session: Session, report: SyncReport, options: SyncOptions) -> None:
             Attachment(
                 filename=f"kunddatabas-andringar-{report.sync_run_id}.xlsx",
                 content_type=XLSX_TYPE,
-                content=changes_workbook(report.changes, report.quarantine),
+                content=workbook,
             )
         ],
     )

@@ -23,7 +23,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.schema import ColumnDefault
 
 from models.base import Base
+from models.directory_sync import hr_digest_key
 from models.hr_export import HR_EXPORT_COLUMNS as HR_EXPORT_COLUMNS
+from models.hr_export import row_digests
 from models.personnummer import TEST_BIRTH_NUMBERS, Personnummer, PersonnummerVault
 from models.register import (
     Accessory,
@@ -676,8 +678,15 @@ def load(session: Session, town: Town, *, vault: PersonnummerVault) -> dict[str,
     entries = town.directory_entries
     personal = entries["kind"].eq("personal").to_numpy()
     row_of = (entries["employee_id"].fillna(1).astype(int) - 1).to_numpy()
+    # The digest of each person's row in the town's HR export: the first sync after the load
+    # knows those rows are already in the register (models.register.Employee.hr_digest).
+    digests = row_digests(hr_export_frame(town), hr_digest_key(vault)).tolist()
     extra: dict[str, dict[str, list[Any]]] = {
-        "employees": {"personnummer_encrypted": encrypted, "personnummer_hash": hashes},
+        "employees": {
+            "personnummer_encrypted": encrypted,
+            "personnummer_hash": hashes,
+            "hr_digest": digests,
+        },
         "directory_entries": {
             "personnummer_encrypted": [
                 encrypted[r] if p else None for r, p in zip(row_of, personal, strict=True)

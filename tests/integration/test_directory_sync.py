@@ -16,16 +16,30 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from models.audit import AuditEvent, verify
-from models.directory_sync import BrakeLimits, HrQuarantine, SyncRun, SyncStatus
-from models.hr_export import HR_EXPORT_COLUMNS, HrExport, read_hr_export
+from models.directory_sync import BrakeLimits, HrQuarantine, SyncRun, SyncStatus, hr_digest_key
+from models.hr_export import HR_EXPORT_COLUMNS, HrExport, read_hr_export, row_digests
 from models.outbox import OutboxMessage, RetryPolicy, Sender
 from models.personnummer import PersonnummerVault, make_personnummer
-from models.register import DirectoryEntry, Employee
-from tasks.directory_sync import SyncAlreadyRunning, SyncOptions, SyncReport, sync_directory
+from models.register import (
+    DirectoryEntry,
+    Employee,
+    OrgUnit,
+    Subscription,
+    SubscriptionKind,
+    SubscriptionStatus,
+)
+from tasks.directory_sync import (
+    SyncAlreadyRunning,
+    SyncOptions,
+    SyncReport,
+    _unchanged_rows,
+    load_people,
+    sync_directory,
+)
 from tasks.mail import SmtpTransport
 from tasks.outbox import relay_outbox
 from telefoni import demo
@@ -307,3 +321,141 @@ def test_the_sync_command(town: Town) -> None:
     applied = telefoni_sync(town, str(path))
     assert applied.returncode == 0, applied.stderr
     assert town.entry(str(hr.loc[2, "anstallningsnummer"])).title == "Kommunikatör"  # type: ignore[union-attr]
+
+
+# --------------------------------------------------------------------------- the digests
+# A row whose digest is the one stored is not compared field by field; everything that can
+# change without the row changing must still reach the directory.
+
+
+def people(town: Town) -> pd.DataFrame:
+    with Session(town.engine) as session:
+        return load_people(session)
+
+
+def test_the_demo_stores_every_rows_digest(town: Town) -> None:
+    register = people(town)
+    assert register["has_digest"].all() and register["in_sync"].all()
+    assert not register["left"].any()
+
+
+def test_rows_with_no_digest_are_compared_in_full_and_get_theirs(town: Town) -> None:
+    with Session(town.engine) as session, session.begin():
+        session.execute(update(Employee).values(hr_digest=None))  # as after migration 0006
+    hr = town.export.copy()
+    hr.loc[hr.index[8], "titel"] = "Ny titel"
+    path = town.write(hr, "hr.csv")
+
+    first = town.sync(path)
+
+    assert (first.joiners, first.changed, first.leavers, first.rows_unchanged) == (0, 1, 0, 299)
+    assert people(town)["has_digest"].all()
+    again = town.sync(path)
+    assert (again.changed, again.rows_applied, again.rows_unchanged) == (0, 0, EMPLOYEES)
+
+
+def test_an_entry_changed_behind_the_syncs_back_is_put_right(town: Town) -> None:
+    number = str(town.export.loc[12, "anstallningsnummer"])
+    title = str(town.export.loc[12, "titel"])
+    with Session(town.engine) as session, session.begin():
+        person = session.scalars(select(Employee.id).where(Employee.employee_number == number))
+        session.execute(
+            update(DirectoryEntry)
+            .where(DirectoryEntry.employee_id == person.one())
+            .values(title="Någon annan titel")
+        )
+
+    report = town.sync(town.write(town.export, "hr.csv"))
+
+    assert (report.changed, report.rows_applied) == (1, 1)
+    entry = town.entry(number)
+    assert entry is not None and entry.title == title
+
+
+def test_a_phone_number_that_ended_leaves_the_directory_entry(town: Town) -> None:
+    with Session(town.engine) as session, session.begin():
+        owner, subscription = session.execute(
+            select(Subscription.owner_id, Subscription.id)
+            .where(
+                Subscription.kind == SubscriptionKind.PERSONAL,
+                Subscription.status == SubscriptionStatus.ACTIVE,
+            )
+            .limit(1)
+        ).one()
+        session.execute(
+            update(Subscription)
+            .where(Subscription.id == subscription)
+            .values(status=SubscriptionStatus.TERMINATED)
+        )
+        number = session.scalar(select(Employee.employee_number).where(Employee.id == owner))
+
+    report = town.sync(town.write(town.export, "hr.csv"))
+
+    assert report.changed == 1
+    assert list(report.changes["fält"]) == ["telefonnummer"]
+    entry = town.entry(str(number))
+    assert entry is not None and entry.phone_number is None
+
+
+def test_an_unchanged_row_whose_employment_has_ended_is_a_leaver(town: Town) -> None:
+    hr = town.export.copy()
+    hr.loc[30, "anstallning_tom"] = "2026-12-15"
+    path = town.write(hr, "hr.csv")
+    assert town.sync(path).changed == 1  # the end date, stored with the row's digest
+
+    later = sync_directory(
+        town.engine,
+        read_hr_export(path),
+        vault=town.vault,
+        options=SyncOptions(),
+        today=date(2027, 1, 10),
+    )
+
+    ended = later.changes[later.changes["ändring"] == "tas bort ur kunddatabasen"]
+    assert list(ended["anställningsnummer"]) == [hr.loc[30, "anstallningsnummer"]]
+    assert later.leavers >= 1 and town.entry(str(hr.loc[30, "anstallningsnummer"])) is None
+
+
+def test_an_unchanged_row_is_still_quarantined_for_a_unit_that_is_gone(town: Town) -> None:
+    code = str(town.export.loc[40, "organisationsenhet"])
+    with Session(town.engine) as session, session.begin():
+        session.execute(update(OrgUnit).where(OrgUnit.code == code).values(code="U9999"))
+    on_unit = town.export["organisationsenhet"] == code
+
+    report = town.sync(town.write(town.export, "hr.csv"), dry_run=True)
+
+    assert report.rows_quarantined == int(on_unit.sum())
+    assert set(report.quarantine["reason"]) == {"unknown_unit"}
+    assert report.leavers == 0  # quarantined people are never read as gone
+
+
+def test_an_unchanged_row_is_still_quarantined_when_its_number_turns_up_again(
+    town: Town,
+) -> None:
+    copy = town.export.loc[[5]].assign(fornamn="Annan", anvandarid="annan0001", epost="")
+    copy["personnummer"] = make_personnummer(date(1991, 2, 3), 981).canonical()
+    hr = pd.concat([town.export, copy], ignore_index=True)
+
+    report = town.sync(town.write(hr, "hr.csv"), dry_run=True)
+
+    q = report.quarantine
+    assert set(q["reason"]) == {"duplicate_employee_number"}
+    assert set(q["employee_number"]) == {town.export.loc[5, "anstallningsnummer"]}
+    assert report.rows_quarantined == 2 and report.leavers == 0
+
+
+def test_a_ten_digit_personnummer_is_always_compared_in_full(town: Town) -> None:
+    """Its century depends on the day, so the row is checked again even with its digest."""
+    hr = town.export.copy()
+    hr["personnummer"] = hr["personnummer"].str.slice(2)  # YYMMDD-NNNN
+    path = town.write(hr, "hr-10.csv")
+    first = town.sync(path)
+    assert (first.changed, first.rows_quarantined) == (0, 0)  # the same people
+
+    export = read_hr_export(path)
+    digests = row_digests(export.rows, hr_digest_key(town.vault))
+    register = people(town)
+    at = pd.Index(register["employee_number"]).get_indexer(export.rows["anstallningsnummer"])
+    assert (register["hr_digest"].to_numpy()[at] == digests).all()  # stored by the first sync
+    trusted = _unchanged_rows(export.rows, digests, register, at)
+    assert not trusted.any()

@@ -24,6 +24,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import models.hr_export as hr
 from models.hr_export import (
     HR_EXPORT_COLUMNS,
     REASON_TEXT,
@@ -34,6 +35,7 @@ from models.hr_export import (
     Reason,
     Validated,
     read_hr_export,
+    row_digests,
     validate,
 )
 from models.personnummer import (
@@ -570,6 +572,115 @@ def test_cp1252_file_ending_in_a_non_ascii_byte_is_not_mistaken_for_cut_utf8(
     assert export.rows["sokord"].iloc[-1].endswith("ö")
 
 
+# The usual file (UTF-8 or Windows-1252, no quotes, whole lines) takes a fast reader that must
+# give exactly what the careful one gives, and leave every other file, and every error, to it.
+EDITS = [
+    "",
+    " ",
+    "  ",
+    "\t",
+    ";",
+    "\r",
+    "\n",
+    "\r\n",
+    "\u00a0",
+    "\u2003",
+    "\x85",
+    "é",
+    "–",
+    '"',
+    "\x0b",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    edits=st.lists(st.tuples(st.integers(0, 2000), st.sampled_from(EDITS)), max_size=6),
+    encoding=st.sampled_from(["utf-8", "utf-8-sig", "cp1252"]),
+    cut=st.integers(0, 3),
+)
+def test_fast_reader_gives_what_the_careful_reader_gives(
+    edits: list[tuple[int, str]], encoding: str, cut: int
+) -> None:
+    text = (CORPUS_DIR / "valid_utf8.csv").read_text(encoding="utf-8")
+    for at, edit in edits:
+        at = at % (len(text) + 1)
+        text = text[:at] + edit + text[at:]
+    try:
+        data = text.encode(encoding)
+    except UnicodeEncodeError:
+        data = text.encode("utf-8")
+    data = data[: len(data) - cut] if cut < 3 else data
+    path = Path("hr.csv")
+    try:
+        careful: HrExport | HrFileError = hr._parse_text(path, data, {})
+    except HrFileError as exc:
+        careful = exc
+    fast = hr._parse_plain_file(path, data, {})
+    if fast is None:
+        return
+    assert isinstance(careful, HrExport), (careful, data)
+    pd.testing.assert_frame_equal(fast.rows, careful.rows)
+    assert (fast.encoding, fast.extra_columns) == (careful.encoding, careful.extra_columns)
+
+
+def test_the_fast_reader_takes_the_usual_files() -> None:
+    taken = {
+        name
+        for name in ("valid_utf8.csv", "valid_utf8_bom.csv", "valid_cp1252.csv", "crlf.csv")
+        if hr._parse_plain_file(CORPUS_DIR / name, (CORPUS_DIR / name).read_bytes(), {})
+    }
+    assert taken == {"valid_utf8.csv", "valid_utf8_bom.csv", "valid_cp1252.csv", "crlf.csv"}
+
+
+def test_the_fast_reader_knows_every_character_strip_removes() -> None:
+    every = {c for c in map(chr, range(0x110000)) if c.isspace()}
+    assert every == set(hr._STRIPPED)
+
+
+# --------------------------------------------------------------------------- row digests
+
+KEY = bytes(range(32))
+
+
+def test_a_rows_digest_depends_on_its_values_not_on_the_file() -> None:
+    reference = row_digests(read("valid_utf8.csv").rows, KEY)
+    assert len(set(reference.tolist())) == 10
+    for name in (
+        "valid_utf8_bom.csv",
+        "valid_cp1252.csv",
+        "valid.xlsx",
+        "crlf.csv",
+        "whitespace_around_values.csv",
+        "extra_column.csv",
+        "blank_lines.csv",
+    ):
+        assert row_digests(read(name).rows, KEY).tolist() == reference.tolist(), name
+
+
+@pytest.mark.parametrize("column", HR_EXPORT_COLUMNS)
+def test_any_changed_value_changes_the_digest(column: str) -> None:
+    rows = read("valid_utf8.csv").rows
+    changed = rows.copy()
+    changed.loc[4, column] = changed.loc[4, column] + "x"
+    before, after = row_digests(rows, KEY), row_digests(changed, KEY)
+    assert (before != after).tolist() == [i == 2 for i in range(10)]
+
+
+def test_values_moved_between_columns_change_the_digest() -> None:
+    rows = read("valid_utf8.csv").rows
+    swapped = rows.assign(fornamn=rows["efternamn"], efternamn=rows["fornamn"])
+    assert not (row_digests(rows, KEY) == row_digests(swapped, KEY)).any()
+
+
+def test_the_digest_needs_the_key() -> None:
+    rows = read("valid_utf8.csv").rows
+    other = row_digests(rows, bytes(range(1, 33)))
+    assert not (row_digests(rows, KEY) == other).any()
+    with pytest.raises(ValueError, match="16 bytes"):
+        row_digests(rows, b"short")
+
+
 # --------------------------------------------------------------------------- validate()
 
 
@@ -712,6 +823,55 @@ def test_validate_needs_every_column() -> None:
 def test_empty_frame_validates_to_nothing() -> None:
     result = check(frame([]))
     assert result.valid.empty and result.quarantine.empty
+
+
+# Checks of a row's own values: a row that passed them before passes them again.
+OWN_CHECKS = {
+    Reason.MISSING,
+    Reason.TOO_LONG,
+    Reason.INVALID_EMAIL,
+    Reason.INVALID_DATE,
+    Reason.END_BEFORE_START,
+    Reason.INVALID_CATEGORY,
+    Reason.CONTROL_CHARACTER,
+    Reason.INVALID_PERSONNUMMER,
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(n for n, (_, outcome) in CORPUS.items() if isinstance(outcome, Valid | Quarantine)),
+)
+@pytest.mark.parametrize("share", ["every", "every other"])
+def test_trusted_rows_still_get_every_check_beyond_the_row(name: str, share: str) -> None:
+    """Trusting rows that would pass their own checks changes nothing but who is listed where:
+    duplicates, units, cost centres and managers are checked for them as for every row."""
+    rows = read(name).rows
+    full = check(rows)
+    q = full.quarantine
+    own_problem = set(q.loc[q["reason"].isin([r.value for r in OWN_CHECKS]), "row"])
+    trusted = ~rows.index.isin(list(own_problem))
+    if share == "every other":
+        trusted &= np.arange(len(rows)) % 2 == 0
+    result = check(rows, trusted=trusted)
+    pd.testing.assert_frame_equal(result.quarantine, full.quarantine)
+    assert set(result.trusted).isdisjoint(result.valid.index)
+    assert set(result.trusted) | set(result.valid.index) == set(full.valid.index)
+    pd.testing.assert_frame_equal(result.valid, full.valid.drop(index=result.trusted))
+
+
+def test_a_trusted_row_is_still_quarantined_for_what_lies_beyond_it() -> None:
+    rows = frame(make_corpus.people()[:3])
+    rows["chef_anstallningsnummer"] = ""
+    rows.loc[3, "anvandarid"] = rows.loc[2, "anvandarid"]  # now shared with row 2
+    rows.loc[4, "organisationsenhet"] = "U1001"
+    result = check(rows, trusted=np.ones(3, dtype=bool), known_units={"U1000"})
+    assert sorted(zip(result.quarantine["row"], result.quarantine["reason"], strict=True)) == [
+        (2, "duplicate_user_id"),
+        (3, "duplicate_user_id"),
+        (4, "unknown_unit"),
+    ]
+    assert result.valid.empty and list(result.trusted) == []
 
 
 def test_validate_50k_rows_is_fast() -> None:

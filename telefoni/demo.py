@@ -63,6 +63,7 @@ ACCESSIBLE_SHARE: Final = 0.015
 EMPLOYEES_PER_UNIT: Final = 25
 EMPLOYEES_PER_EXTRA_NUMBER: Final = 100
 BATCH_ROWS: Final = 5000
+NEW_HIRE_DAYS: Final = 30  # hired this recently: no phone yet
 
 # Phone catalogue: (name, manufacturer, standard, smartphone, accessible, rugged, available, TAC)
 PHONE_MODELS: Final = (
@@ -129,7 +130,7 @@ def generate(*, employees: int, seed: int = 1, today: date | None = None) -> Tow
         }
     )
     people = _employees(rng, units, employees, np.datetime64(today, "D"))
-    subs, devices = _subscriptions_and_devices(rng, units, people)
+    subs, devices = _subscriptions_and_devices(rng, units, people, np.datetime64(today, "D"))
     return Town(
         units=units,
         cost_centres=cost_centres,
@@ -511,10 +512,15 @@ def _imei(rng: np.random.Generator, tac: np.ndarray) -> pd.Series:
 
 
 def _subscriptions_and_devices(
-    rng: np.random.Generator, units: pd.DataFrame, people: pd.DataFrame
+    rng: np.random.Generator, units: pd.DataFrame, people: pd.DataFrame, today: np.datetime64
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One personal subscription and phone per category 1 and 2 employee (§4.1), plus groups."""
-    owners = people[people["need_category"].isin([1, 2])]
+    """One personal subscription and phone per category 1 and 2 employee (§4.1), plus groups.
+
+    Those hired in the last NEW_HIRE_DAYS are still waiting for theirs: an onboarding order
+    is what they need (try one in the UI)."""
+    started = pd.to_datetime(people["employment_start"]).to_numpy().astype("datetime64[D]")
+    waiting = started > today - np.timedelta64(NEW_HIRE_DAYS, "D")
+    owners = people[people["need_category"].isin([1, 2]).to_numpy() & ~waiting]
     m = len(owners)
     unit_row = owners["unit_id"].to_numpy() - 1
     accessible = rng.random(m) < ACCESSIBLE_SHARE

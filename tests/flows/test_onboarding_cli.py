@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
@@ -42,18 +41,6 @@ def wp(flow_db: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workplace]:
     with Session(flow_db) as session, session.begin():
         place = factories.workplace(session, vault_from(get_settings()))
     yield place
-
-
-@pytest.fixture(scope="module", autouse=True)
-def bytecode_cache() -> Iterator[None]:
-    """Let the command's processes share compiled bytecode. Without it (PYTHONDONTWRITEBYTECODE
-    is set here and the venv has none) each one compiles Prefect from source again: seconds
-    per call. The cache sits in the temp dir, apart from the code; Python writes it atomically
-    and checks it against each source file, so sessions can share it."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PYTHONDONTWRITEBYTECODE", "")
-        mp.setenv("PYTHONPYCACHEPREFIX", str(Path(tempfile.gettempdir()) / "telefoni-pycache"))
-        yield
 
 
 def api() -> str:

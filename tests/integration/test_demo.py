@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -81,10 +81,15 @@ def test_need_category_decides_the_personal_subscription(
             select(Device.subscription_id, PhoneModel.is_smartphone).join(PhoneModel)
         )
     }
+    new_hires = 0
     for person in session.scalars(select(Employee)):
         subs = subs_of.get(person.id, [])
         if person.need_category == 3:  # §4.1: must not be offered a personal phone
             assert subs == [], person
+            continue
+        if person.employment_start > TODAY - timedelta(days=demo.NEW_HIRE_DAYS):
+            assert subs == [], person  # a new hire, waiting for an onboarding order
+            new_hires += 1
             continue
         assert len(subs) == 1, person
         (sub,) = subs
@@ -94,6 +99,7 @@ def test_need_category_decides_the_personal_subscription(
         assert sub.has_data == smartphone_of[sub.id]  # §4.2.2
         assert sub.phone_hours is None and sub.designation is None  # §5.1.1
     assert any(p.need_category == 3 for p in session.scalars(select(Employee)))
+    assert new_hires > 0  # someone to try an onboarding order on
 
 
 def test_every_smartphone_has_data_and_deviations_have_a_reason(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -72,6 +73,9 @@ from telefoni.settings import Settings
 log = logging.getLogger(__name__)
 
 
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
 class UnknownEmployee(ValueError):
     """An order names an employee number the register does not know."""
 
@@ -92,6 +96,7 @@ class Context:
     deadline: timedelta = timedelta(days=14)
     remind_every: timedelta = timedelta(hours=48)
     flow_run_id: str | None = None
+    tz: ZoneInfo = STOCKHOLM  # how times are shown to people
 
     @property
     def actor(self) -> Actor:
@@ -472,16 +477,13 @@ def ask_for_approval(
                 for o in new
             ],
         )
-    return ApprovalWait(True, f"godkannande-{lead.approval_round}", approval_text(waiting, ctx))
+    return ApprovalWait(True, f"godkannande-{lead.approval_round}", approval_text(waiting))
 
 
-def approval_text(orders: Sequence[OnboardingOrder], ctx: Context, note: str | None = None) -> str:
+def approval_text(orders: Sequence[OnboardingOrder]) -> str:
     """Markdown above the approval form: what is asked for, warnings, apps to decide on."""
-    lines = []
-    if note:
-        lines += [f"**{note}**", ""]
     count = len(orders)
-    lines += [
+    lines = [
         f"## {'Beställning' if count == 1 else f'Samlad beställning, {count} st'} av telefon"
         " och abonnemang",
         "",
@@ -536,7 +538,7 @@ def _mail_approver(
         "Du kan också besluta i en terminal: telefoni approve "
         f"{lead.flow_run_id} --approve (eller --reject) --as DITT-ANSTÄLLNINGSNUMMER "
         '--comment "..."',
-        f"Om ingen beslutar senast {deadline.astimezone(_tz()).strftime('%Y-%m-%d %H:%M')} "
+        f"Om ingen beslutar senast {deadline.astimezone(ctx.tz).strftime('%Y-%m-%d %H:%M')} "
         "avslås beställningen automatiskt.",
     ]
     if not manager or not manager.email:
@@ -557,12 +559,6 @@ def _mail_approver(
     )
 
 
-def _tz() -> Any:
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo("Europe/Stockholm")
-
-
 @dataclass(frozen=True)
 class DecisionOutcome:
     accepted: bool
@@ -570,10 +566,9 @@ class DecisionOutcome:
 
 
 def may_decide(
-    session: Session, ids: Sequence[int], decided_by: str, deputies: frozenset[str]
+    waiting: Sequence[OnboardingOrder], decided_by: str, deputies: frozenset[str]
 ) -> bool:
-    """Only the employees' manager or a configured deputy decides."""
-    waiting = _orders(session, ids, OrderStatus.AWAITING_APPROVAL)
+    """Only the employees' manager or a configured deputy decides on the waiting orders."""
     if decided_by.strip() in deputies:
         return True
     return bool(waiting) and all(
@@ -591,7 +586,7 @@ def decide(
     lead = _lead(session, ids)
     lead.approval_round += 1  # this wait is used up, whatever came of it
     who = decision.decided_by.strip()
-    if not may_decide(session, ids, who, ctx.deputies):
+    if not may_decide(waiting, who, ctx.deputies):
         manager = waiting[0].approver
         message = (
             f"{who or 'Ingen'} får inte besluta om beställningen: bara chefen "
@@ -996,9 +991,8 @@ def collect_deliveries(
     return DeliveryWait(True, f"leverans-{lead.delivery_round}", delivery_text(left))
 
 
-def delivery_text(orders: Sequence[OnboardingOrder], note: str | None = None) -> str:
-    lines = [f"**{note}**", ""] if note else []
-    lines += [
+def delivery_text(orders: Sequence[OnboardingOrder]) -> str:
+    lines = [
         "## Väntar på leverans från operatören",
         "",
         "Fyll i telefonnummer, IMEI och SIM-kortsnummer när telefonen har kommit. "
@@ -1232,6 +1226,7 @@ def context_from(settings: Settings, flow_run_id: str | None) -> Context:
         deadline=timedelta(days=settings.approval_deadline_days),
         remind_every=timedelta(hours=settings.approval_reminder_hours),
         flow_run_id=flow_run_id,
+        tz=settings.tz,
     )
 
 

@@ -430,7 +430,7 @@ def approve(
                 typer.echo(f"  {o.reference}: {STATUS_SV[o.status]}{by}", err=True)
             raise typer.Exit(1)
         deputies = frozenset(d.strip() for d in settings.approval_deputies)
-        if not may_decide(session, [o.id for o in found], who, deputies):
+        if not may_decide(waiting, who, deputies):
             managers = sorted({o.approver.employee_number for o in waiting if o.approver})
             orders_text = _references([o.reference for o in waiting], lower=True)
             typer.echo(

@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import uuid4
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models.onboarding import OnboardingOrder, OrderStatus
 from models.personnummer import Personnummer, PersonnummerVault, make_personnummer
 from models.register import (
     CostCentre,
@@ -146,3 +149,32 @@ def workplace(session: Session, vault: PersonnummerVault, *, staff: int = 3) -> 
         rugged_model=rugged.name,
         option=option.code,
     )
+
+
+def onboarding_order(
+    session: Session, wp: Workplace, employee_number: str, **fields: Any
+) -> OnboardingOrder:
+    """An order for one of the workplace's staff, as a run left it (approved unless told)."""
+    person = session.scalars(
+        select(Employee).where(Employee.employee_number == employee_number)
+    ).one()
+    order = OnboardingOrder(
+        **{
+            "request_key": uuid4().hex,
+            "employee_id": person.id,
+            "approver_id": person.manager_id,
+            "need_category": 2,
+            "phone_model_name": wp.standard_model,
+            "headset": True,
+            "subscription_option_code": wp.option,
+            "data": True,
+            "apps": [],
+            "requested_by": wp.manager,
+            "status": OrderStatus.APPROVED,
+            "decided_by": wp.manager,
+            **fields,
+        }
+    )
+    session.add(order)
+    session.flush()
+    return order

@@ -8,13 +8,12 @@ from uuid import uuid4
 
 import pytest
 from prefect.settings import PREFECT_API_URL
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner, Result
 
 from flows.onboarding import onboarding_order
-from models.onboarding import OnboardingOrder, OrderStatus
-from models.register import Employee
+from models.onboarding import OrderStatus
 from telefoni.cli import app
 from telefoni.demo import vault_from
 from telefoni.settings import get_settings
@@ -104,31 +103,17 @@ def test_approve_with_an_app_orders_only_that_app(flow_db: Engine, wp: Workplace
 
 def order_row(session: Session, wp: Workplace, status: OrderStatus, run_id: str) -> str:
     """An order as a run left it in the register (no run behind it); its reference."""
-    employees = {
-        e.employee_number: e
-        for e in session.scalars(
-            select(Employee).where(Employee.employee_number.in_([wp.staff[1], wp.manager]))
-        )
-    }
-    row = OnboardingOrder(
-        request_key=uuid4().hex,
+    row = factories.onboarding_order(
+        session,
+        wp,
+        wp.staff[1],
         status=status,
-        employee_id=employees[wp.staff[1]].id,
-        approver_id=employees[wp.manager].id,
-        need_category=2,
-        phone_model_name=wp.standard_model,
-        headset=True,
-        subscription_option_code=wp.option,
-        data=True,
         apps=[
             {"name": "Ritverktyg Pro", "monthly_cost_sek": "49", "why": "fält", "approved": None}
         ],
-        requested_by=wp.manager,
         flow_run_id=run_id,
         decided_by=wp.manager if status is OrderStatus.REJECTED else None,
     )
-    session.add(row)
-    session.flush()
     return row.reference
 
 

@@ -34,28 +34,7 @@ def approved_orders(engine: Engine, vault: PersonnummerVault, count: int) -> lis
     """`count` orders the manager approved, as the approval step leaves them."""
     with Session(engine) as session, session.begin():
         wp = factories.workplace(session, vault, staff=count)
-        staff = session.scalars(
-            select(factories.Employee).where(factories.Employee.employee_number.in_(wp.staff))
-        ).all()
-        rows = [
-            OnboardingOrder(
-                request_key=f"{wp.manager}-{e.employee_number}#0",
-                employee_id=e.id,
-                need_category=2,
-                phone_model_name=wp.standard_model,
-                headset=True,
-                subscription_option_code=wp.option,
-                data=True,
-                apps=[],
-                requested_by=wp.manager,
-                status=OrderStatus.APPROVED,
-                decided_by=wp.manager,
-            )
-            for e in staff
-        ]
-        session.add_all(rows)
-        session.flush()
-        return [r.id for r in rows]
+        return [factories.onboarding_order(session, wp, number).id for number in wp.staff]
 
 
 def statuses(engine: Engine, ids: list[int]) -> list[OrderStatus]:

@@ -12,7 +12,6 @@ from models.base import utcnow
 from models.onboarding import OBJECT_TYPE, OnboardingOrder, OrderStatus
 from models.outbox import OutboxMessage
 from models.personnummer import PersonnummerVault
-from models.register import Employee
 from tasks.onboarding import ask_for_approval, watch_approvals
 from tests import factories
 from tests.integration.test_onboarding_ordering import CTX
@@ -20,24 +19,14 @@ from tests.integration.test_onboarding_ordering import CTX
 
 def waiting_order(session: Session, vault: PersonnummerVault) -> OnboardingOrder:
     wp = factories.workplace(session, vault, staff=1)
-    person = session.scalars(select(Employee).where(Employee.employee_number == wp.staff[0])).one()
-    order = OnboardingOrder(
-        request_key=f"watch-{wp.staff[0]}",
-        employee_id=person.id,
-        need_category=2,
-        phone_model_name=wp.standard_model,
-        headset=True,
-        subscription_option_code=wp.option,
-        data=True,
-        apps=[],
-        requested_by=wp.manager,
+    return factories.onboarding_order(
+        session,
+        wp,
+        wp.staff[0],
         status=OrderStatus.AWAITING_APPROVAL,
-        approver_id=person.manager_id,
+        decided_by=None,
         flow_run_id="5b1f7c4e-0000-4000-8000-000000000001",
     )
-    session.add(order)
-    session.flush()
-    return order
 
 
 def approval_mails(session: Session, order: OnboardingOrder) -> list[OutboxMessage]:

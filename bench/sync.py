@@ -26,8 +26,9 @@ Then, each in a process of its own so that its peak RSS (getrusage ru_maxrss) is
 * floor: pd.read_csv of the file + one SELECT of every directory_entry row (raw DBAPI cursor,
   fetchall) + one executemany UPDATE of the changed rows' titles, in a transaction that is
   rolled back (the sync then sees the register as loaded);
-* sync: read_hr_export + sync_directory (default SyncOptions, the load's vault, today=TODAY),
-  committed; its counts must be changed == the rows modified and leavers == 0.
+* sync: sync_directory given how to read the file (read_hr_export), as the flow and the CLI
+  call it, so the register is read while the file is (default SyncOptions, the load's vault,
+  today=TODAY), committed; its counts must be changed == the rows modified and leavers == 0.
 
 "s" is measured inside the process, from just before the file is read to just after the
 commit (rollback for the floor); "proc s" is the wall time of the whole process, imports and
@@ -211,8 +212,13 @@ def run_sync(url: str, path: str) -> dict[str, object]:
     vault = _vault()
     base = _rss_now_mb()
     t0 = time.perf_counter()
-    export = read_hr_export(Path(path))
-    report = sync_directory(engine, export, vault=vault, options=SyncOptions(), today=TODAY)
+    report = sync_directory(
+        engine,
+        lambda: read_hr_export(Path(path)),  # as the flow and the CLI do
+        vault=vault,
+        options=SyncOptions(),
+        today=TODAY,
+    )
     elapsed = time.perf_counter() - t0
     engine.dispose()
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from prefect import flow, task
@@ -48,9 +49,14 @@ def options_from(
 
 
 def run_sync(
-    export: HrExport, settings: Settings, options: SyncOptions, *, today: datetime | None = None
+    export: HrExport | Callable[[], HrExport],
+    settings: Settings,
+    options: SyncOptions,
+    *,
+    today: datetime | None = None,
 ) -> SyncReport:
-    """The sync itself, outside Prefect too (the CLI uses it)."""
+    """The sync itself, outside Prefect too (the CLI uses it). ``export``: the export, or how
+    to read it (then the register is read meanwhile)."""
     from telefoni.db import get_engine
     from telefoni.demo import vault_from
 
@@ -140,7 +146,6 @@ def directory_sync(
     reader = read_export.with_options(
         retries=settings.hr_read_retries, retry_delay_seconds=settings.hr_read_retry_seconds
     )
-    export = reader(file, settings.hr_column_map or None)
     run_id = str(flow_run.id) if flow_run.id else None
     actor = Actor.person(started_by) if started_by else Actor.flow_run(run_id or "okänd")
     options = options_from(
@@ -151,6 +156,8 @@ def directory_sync(
         actor=actor,
         flow_run_id=run_id,
     )
-    report = run_sync(export, settings, options)
+    # The file is read (and retried while still being written) once this run holds the
+    # sync's lock; the register is read meanwhile.
+    report = run_sync(lambda: reader(file, settings.hr_column_map or None), settings, options)
     publish(report)
     return report

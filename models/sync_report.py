@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import itertools
+import re
+import zipfile
 from typing import Any, Protocol
+from xml.sax.saxutils import escape
 
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from models.hr_export import REASON_TEXT
 
@@ -47,17 +48,48 @@ def summary_context(facts: SyncFacts, *, municipality: str) -> dict[str, Any]:
     }
 
 
-def _text_cell(sheet: WriteOnlyWorksheet, value: Any) -> Any:
+def _text(value: Any) -> str | None:
+    """A cell's text, or None for an empty cell: always text, so "=..." never becomes a
+    formula; characters XML cannot carry (control characters) are left out."""
     if value is None or (isinstance(value, float) and value != value):
         return None
-    cell = WriteOnlyCell(sheet, value=str(value))
-    cell.data_type = "s"  # user text is text: "=..." never becomes a formula
-    return cell
+    text = str(value)
+    return _NOT_XML.sub("", text) if _NOT_XML.search(text) else text
+
+
+def _sheet_xml(frame: pd.DataFrame) -> bytes:
+    """One worksheet: the header, then a row per row of `frame`, every cell an inline string."""
+    letters = [_column_letter(i) for i in range(len(frame.columns))]
+    parts = ['<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n', _SHEET_OPEN]
+    rows = itertools.chain([tuple(frame.columns)], frame.itertuples(index=False, name=None))
+    for n, row in enumerate(rows, start=1):
+        parts.append(f'<row r="{n}">')
+        for letter, value in zip(letters, row, strict=True):
+            text = _text(value)
+            if text is not None:
+                parts.append(
+                    f'<c r="{letter}{n}" t="inlineStr"><is><t xml:space="preserve">'
+                    f"{escape(text)}</t></is></c>"
+                )
+        parts.append("</row>")
+    parts.append("</sheetData></worksheet>")
+    return "".join(parts).encode()
+
+
+def _column_letter(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
 
 
 def changes_workbook(changes: pd.DataFrame, quarantine: pd.DataFrame) -> bytes:
-    """The full change list and the quarantined rows as an XLSX file."""
-    book = Workbook(write_only=True)
+    """The full change list and the quarantined rows as an XLSX file.
+
+    Written as the few XML parts an XLSX needs (a sheet of inline strings each): for a list of
+    thousands of changes openpyxl's writer took a third of a second, this takes a hundredth."""
     sheets: list[tuple[str, pd.DataFrame]] = [("Ändringar", changes)]
     if len(quarantine):
         q = pd.DataFrame(
@@ -70,11 +102,82 @@ def changes_workbook(changes: pd.DataFrame, quarantine: pd.DataFrame) -> bytes:
             }
         )
         sheets.append(("Karantän", q))
-    for title, frame in sheets:
-        sheet = book.create_sheet(title)
-        sheet.append(list(frame.columns))
-        for row in frame.itertuples(index=False, name=None):
-            sheet.append([_text_cell(sheet, v) for v in row])
+    numbers = range(1, len(sheets) + 1)
     out = io.BytesIO()
-    book.save(out)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as book:
+        book.writestr("[Content_Types].xml", _content_types(len(sheets)))
+        book.writestr("_rels/.rels", _ROOT_RELS)
+        book.writestr("xl/workbook.xml", _workbook([title for title, _ in sheets]))
+        book.writestr("xl/_rels/workbook.xml.rels", _workbook_rels(len(sheets)))
+        book.writestr("xl/styles.xml", _STYLES)
+        for n, (_, frame) in zip(numbers, sheets, strict=True):
+            book.writestr(f"xl/worksheets/sheet{n}.xml", _sheet_xml(frame))
     return out.getvalue()
+
+
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+_SHEET_OPEN = f'<worksheet xmlns="{_MAIN}"><sheetData>'
+_ROOT_RELS = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    f'<Relationships xmlns="{_PKG_REL}">'
+    f'<Relationship Id="rId1" Type="{_REL}/officeDocument" Target="xl/workbook.xml"/>'
+    "</Relationships>"
+)
+_STYLES = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    f'<styleSheet xmlns="{_MAIN}">'
+    '<fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/></cellXfs>'
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+    "</styleSheet>"
+)
+
+
+def _content_types(sheets: int) -> str:
+    sheet_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+    overrides = "".join(
+        f'<Override PartName="/xl/worksheets/sheet{n}.xml" ContentType="{sheet_type}"/>'
+        for n in range(1, sheets + 1)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" '
+        'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/styles.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+        f"{overrides}</Types>"
+    )
+
+
+def _workbook(titles: list[str]) -> str:
+    sheets = "".join(
+        f'<sheet name="{escape(title, {chr(34): "&quot;"})}" sheetId="{n}" r:id="rId{n}"/>'
+        for n, title in enumerate(titles, start=1)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><sheets>{sheets}</sheets></workbook>'
+    )
+
+
+def _workbook_rels(sheets: int) -> str:
+    rels = "".join(
+        f'<Relationship Id="rId{n}" Type="{_REL}/worksheet" Target="worksheets/sheet{n}.xml"/>'
+        for n in range(1, sheets + 1)
+    )
+    styles = f'<Relationship Id="rId{sheets + 1}" Type="{_REL}/styles" Target="styles.xml"/>'
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<Relationships xmlns="{_PKG_REL}">{rels}{styles}</Relationships>'
+    )

@@ -10,8 +10,8 @@ import gc
 import hashlib
 import itertools
 import logging
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -38,7 +38,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, aliased
 
 from models import audit
-from models.audit import Actor, AuditRecord
+from models.audit import Actor, AuditHead, AuditRecord
 from models.base import utcnow
 from models.directory_sync import (
     DIRECTORY_FIELDS,
@@ -366,18 +366,49 @@ def file_sha256(path: Path) -> str:
 
 def sync_directory(
     engine: Engine,
-    export: HrExport,
+    export: HrExport | Callable[[], HrExport],
     *,
     vault: PersonnummerVault,
     options: SyncOptions,
     today: date,
 ) -> SyncReport:
-    """Validate, plan, brake and apply one HR export; one run at a time, whoever starts it."""
+    """Validate, plan, brake and apply one HR export; one run at a time, whoever starts it.
+
+    ``export``: the export, or how to read it. The register is read meanwhile, on a connection
+    of its own: the database works while Python parses the file (and hashes its rows). If
+    anything was written to the register after that read began (every change appends to the
+    audit chain), it is read again inside the run's transaction."""
     with exclusive_run(engine, LOCK_NAME) as mine:
         if not mine:
             raise SyncAlreadyRunning("En annan katalogsynk pågår redan; den här gjorde ingenting.")
-        with _no_gc(), Session(engine) as session, session.begin():
-            return _sync(session, export, vault=vault, options=options, today=today)
+        with (
+            _no_gc(),
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="katalogsynk-register") as pool,
+        ):
+            # (An in-memory SQLite database cannot be read from another connection.)
+            early = None if _in_memory(engine) else pool.submit(_read_register, engine)
+            hr = export() if callable(export) else export
+            with Session(engine) as session, session.begin():
+                return _sync(session, hr, early, vault=vault, options=options, today=today)
+
+
+def _read_register(engine: Engine) -> tuple[int, pd.DataFrame]:
+    """The audit chain's length, then everyone (`load_people`): a later write lengthens it."""
+    (seq,) = _driver_rows(engine, _CHAIN_LENGTH)[0]
+    return int(seq), load_people(engine)
+
+
+def _people(session: Session, early: Future[tuple[int, pd.DataFrame]] | None) -> pd.DataFrame:
+    """The register read early, if nothing has been written since; else read now."""
+    if early is not None:
+        seq, people = early.result()
+        if session.scalar(_CHAIN_LENGTH) == seq:
+            return people
+        log.info("Registret ändrades medan HR-exporten lästes; läser det igen.")
+    return load_people(session)
+
+
+_CHAIN_LENGTH = select(AuditHead.last_seq).where(AuditHead.id == 1)
 
 
 @contextmanager
@@ -397,6 +428,7 @@ def _no_gc() -> Iterator[None]:
 def _sync(
     session: Session,
     export: HrExport,
+    early: Future[tuple[int, pd.DataFrame]] | None,
     *,
     vault: PersonnummerVault,
     options: SyncOptions,
@@ -404,15 +436,8 @@ def _sync(
 ) -> SyncReport:
     units, cost_centres = _codes(session, OrgUnit), _codes(session, CostCentre)
     rows = export.rows
-    # The register is read while the rows are digested: the database works, Python hashes.
-    # (On SQLite this transaction already holds the write lock, so the other connection sees
-    # just what it would.)
-    bind = session.get_bind()
-    apart = bind if isinstance(bind, Engine) and not _in_memory(bind) else None
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="katalogsynk-register") as pool:
-        reading = pool.submit(load_people, apart) if apart is not None else None
-        digests = pd.Series(row_digests(rows, hr_digest_key(vault)), index=rows.index)
-        people = reading.result() if reading is not None else load_people(session)
+    digests = pd.Series(row_digests(rows, hr_digest_key(vault)), index=rows.index)
+    people = _people(session, early)
     register_numbers = people["employee_number"].to_numpy()
     person = pd.Index(register_numbers).get_indexer(rows["anstallningsnummer"].to_numpy(object))
     checked = validate(

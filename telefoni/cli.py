@@ -183,9 +183,6 @@ def sync(
     if allow_mass_removal and not (reason and reason.strip()):
         raise typer.BadParameter("--allow-mass-removal kräver --reason", param_hint="--reason")
     try:
-        export = read_hr_export(
-            path or settings.hr_export_path, column_map=settings.hr_column_map or None
-        )
         options = options_from(
             settings,
             dry_run=dry_run,
@@ -194,7 +191,13 @@ def sync(
             actor=Actor.person(getpass.getuser()),
             flow_run_id=None,
         )
-        report = run_sync(export, settings, options)
+        report = run_sync(
+            lambda: read_hr_export(
+                path or settings.hr_export_path, column_map=settings.hr_column_map or None
+            ),
+            settings,
+            options,
+        )
     except (HrFileError, SyncAlreadyRunning) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 import secrets
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from models.audit import AuditEvent, verify
+from models.audit import Actor, AuditEvent, record, verify
 from models.directory_sync import BrakeLimits, HrQuarantine, SyncRun, SyncStatus, hr_digest_key
 from models.hr_export import HR_EXPORT_COLUMNS, HrExport, read_hr_export, row_digests
 from models.outbox import OutboxMessage, RetryPolicy, Sender
@@ -394,6 +396,54 @@ def test_a_phone_number_that_ended_leaves_the_directory_entry(town: Town) -> Non
     assert report.changed == 1
     assert list(report.changes["fält"]) == ["telefonnummer"]
     entry = town.entry(str(number))
+    assert entry is not None and entry.phone_number is None
+
+
+def test_a_change_to_the_register_while_the_file_is_read_is_not_missed(
+    town: Town, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The register is read while the HR file is; a subscription ended in between (as every
+    change, with its audit event) still leaves the directory entry."""
+    path = town.write(town.export, "hr.csv")
+
+    def read_slowly() -> HrExport:
+        time.sleep(1)  # the register has been read by now
+        with Session(town.engine) as session, session.begin():
+            owner, subscription = session.execute(
+                select(Subscription.owner_id, Subscription.id)
+                .where(
+                    Subscription.kind == SubscriptionKind.PERSONAL,
+                    Subscription.status == SubscriptionStatus.ACTIVE,
+                )
+                .limit(1)
+            ).one()
+            session.execute(
+                update(Subscription)
+                .where(Subscription.id == subscription)
+                .values(status=SubscriptionStatus.TERMINATED)
+            )
+            record(
+                session,
+                actor=Actor.person("it.admin"),
+                action="subscription.terminated",
+                object_type="subscription",
+                object_id=str(subscription),
+            )
+            ended.append(
+                session.scalar(select(Employee.employee_number).where(Employee.id == owner))
+            )
+        return read_hr_export(path)
+
+    ended: list[str | None] = []
+    with caplog.at_level(logging.INFO, logger="tasks.directory_sync"):
+        report = sync_directory(
+            town.engine, read_slowly, vault=town.vault, options=SyncOptions(), today=TODAY
+        )
+
+    assert "Registret ändrades medan HR-exporten lästes" in caplog.text  # read again
+    assert report.changed == 1
+    assert list(report.changes["fält"]) == ["telefonnummer"]
+    entry = town.entry(str(ended[0]))
     assert entry is not None and entry.phone_number is None
 
 

@@ -23,7 +23,7 @@ import io
 import re
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from enum import StrEnum
 from itertools import repeat
@@ -162,13 +162,14 @@ class HrExport:
     ``rows`` has exactly :data:`HR_EXPORT_COLUMNS` as columns (``str`` dtype, values stripped,
     "" = empty) and the row's line number in the file as index (named ``row``; header = 1,
     first data row = 2; blank lines are skipped but keep their numbers). ``extra_columns`` are
-    header names we don't know: ignored, for the report.
+    header names we don't know: ignored, for the report. ``sha256``: of the bytes read.
     """
 
     path: Path
     encoding: str
     rows: pd.DataFrame
     extra_columns: tuple[str, ...]
+    sha256: str = ""
 
     def __repr__(self) -> str:  # counts only: the frame holds personal data
         return (
@@ -189,9 +190,8 @@ def read_hr_export(path: Path, *, column_map: Mapping[str, str] | None = None) -
     path = Path(path)
     mapping = _check_column_map(column_map)
     data = path.read_bytes()
-    if path.suffix.lower() == ".xlsx":
-        return _read_xlsx(path, data, mapping)
-    return _read_text(path, data, mapping)
+    read = _read_xlsx if path.suffix.lower() == ".xlsx" else _read_text
+    return replace(read(path, data, mapping), sha256=hashlib.sha256(data).hexdigest())
 
 
 def _check_column_map(column_map: Mapping[str, str] | None) -> dict[str, str]:

@@ -7,7 +7,6 @@ the Prefect tasks below wrap its two fallible steps with retries.
 from __future__ import annotations
 
 import gc
-import hashlib
 import itertools
 import logging
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -26,14 +25,20 @@ from sqlalchemy import (
     ClauseElement,
     ColumnElement,
     Engine,
+    Select,
+    String,
+    Subquery,
     and_,
     case,
+    cast,
     delete,
     func,
     insert,
+    literal,
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, aliased
 
@@ -160,14 +165,6 @@ def _fetch(dbapi: Any, dialect: Dialect, stmt: ClauseElement) -> list[tuple[Any,
     return rows
 
 
-def _columns(rows: list[tuple[Any, ...]], width: int) -> np.ndarray:
-    """Rows as a 2-D object array (one column per selected column)."""
-    table = np.empty((len(rows), width), dtype=object)
-    if rows:
-        table[:] = rows
-    return table
-
-
 def load_people(source: Session | Engine) -> pd.DataFrame:
     """Every employee, with what the sync needs to know of all of them: employee_id,
     employee_number, left (bool), hr_digest (int64) and has_digest (bool), and in_sync (bool):
@@ -201,30 +198,72 @@ def load_people(source: Session | Engine) -> pd.DataFrame:
         same(d.keywords, e.keywords),
         same(d.phone_number, phone.c.number),
     )
-    stmt = (
+    people = (
         select(
-            e.id,
-            e.employee_number,
-            case((e.left_at.is_(None), 0), else_=1),
-            e.hr_digest,
-            case((in_sync, 1), else_=0),  # no entry, or a NULL comparison: not in sync
+            e.id.label("id"),
+            e.employee_number.label("number"),
+            (
+                case((e.left_at.is_(None), 0), else_=1)
+                + case((e.hr_digest.is_(None), 0), else_=2)
+                + case((in_sync, 4), else_=0)  # no entry, or a NULL comparison: not in sync
+            ).label("flags"),
+            func.coalesce(e.hr_digest, 0).label("digest"),
         )
         .outerjoin(d, d.employee_id == e.id)
         .outerjoin(phone, phone.c.owner_id == e.id)
+        .subquery()
     )
-    table = _columns(_driver_rows(source, stmt), 5)
-    digest = table[:, 3]
-    has_digest = pd.notna(digest)
+    count, numbers, lengths, text = _driver_rows(source, _packed(people, source))[0]
+    table = _integers(numbers, count, 3)
+    flags = table[:, 1]
     return pd.DataFrame(
         {
-            "employee_id": table[:, 0].astype(np.int64),
-            "employee_number": pd.Series(table[:, 1], dtype=object),  # not "str": iterated
-            "left": table[:, 2].astype(bool),
-            "hr_digest": np.where(has_digest, digest, 0).astype(np.int64),
-            "has_digest": has_digest.astype(bool),
-            "in_sync": table[:, 4].astype(bool),
+            "employee_id": table[:, 0],
+            "employee_number": pd.Series(_cut(text, _integers(lengths, count, 1)), dtype=object),
+            "left": (flags & 1).astype(bool),
+            "hr_digest": table[:, 2],
+            "has_digest": (flags & 2).astype(bool),
+            "in_sync": (flags & 4).astype(bool),
         }
     )
+
+
+def _packed(people: Subquery, source: Session | Engine) -> Select[Any]:
+    """`people` as one row of text: the count, "id,flags,digest,...", "length,..." and the
+    employee numbers end to end, all three lists in the same order. The database builds it in
+    one step, with nothing for Python to do per row meanwhile: read beside the HR file it is
+    ready when the file is (a row at a time, the two threads would take turns, row by row)."""
+    c = people.c
+    line = c.id.concat(",").concat(c.flags).concat(",").concat(c.digest)
+    length: Any = func.length(c.number)
+    bind = source.get_bind() if isinstance(source, Session) else source
+    if bind.dialect.name == "postgresql":
+
+        def joined(value: Any, separator: str) -> Any:
+            return func.string_agg(value, aggregate_order_by(literal(separator), c.id))
+
+        length = cast(length, String)
+    else:  # SQLite feeds each row to every aggregate of the query in turn: the same order
+
+        def joined(value: Any, separator: str) -> Any:
+            return func.group_concat(value, separator)
+
+    return select(func.count(), joined(line, ","), joined(length, ","), joined(c.number, ""))
+
+
+def _integers(text: str | None, count: int, width: int) -> np.ndarray:
+    """A comma-separated list of count × width integers, as an int64 array of that shape."""
+    values = np.fromstring(text or "", dtype=np.int64, sep=",") if count else np.zeros(0, np.int64)
+    if len(values) != count * width:
+        raise RuntimeError(f"registret lästes ofullständigt ({len(values)} av {count * width})")
+    return values.reshape(count, width) if width > 1 else values
+
+
+def _cut(text: str | None, lengths: np.ndarray) -> list[str]:
+    """``text`` cut into pieces of ``lengths`` characters."""
+    ends = np.cumsum(lengths).tolist()
+    whole = text or ""
+    return [whole[a:b] for a, b in zip([0, *ends], ends, strict=False)]
 
 
 def directory_size(session: Session) -> int:
@@ -356,14 +395,6 @@ def _last_applied_sha(session: Session) -> str | None:
 # --- the run ----------------------------------------------------------------------------------
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def sync_directory(
     engine: Engine,
     export: HrExport | Callable[[], HrExport],
@@ -486,14 +517,13 @@ def _sync(
     if stop and not options.allow_mass_removal:
         report.status, report.message = SyncStatus.BRAKED, stop
         if not options.dry_run:
-            _record_run(session, export, report, options, checked, file_sha256(export.path))
+            _record_run(session, export, report, options, checked)
         return report
     if options.dry_run:
         report.message = stop
         return report
     report.status = SyncStatus.APPLIED
-    sha256 = file_sha256(export.path)
-    identical = _last_applied_sha(session) == sha256
+    identical = _last_applied_sha(session) == export.sha256
     tell = (the_plan.has_changes or the_plan.rows_quarantined) and not identical
     # The contact centre's workbook is made alongside the writes (it needs only the report):
     # the database works while Python builds the XLSX.
@@ -501,7 +531,7 @@ def _sync(
         workbook = (
             pool.submit(changes_workbook, report.changes, report.quarantine) if tell else None
         )
-        run = _record_run(session, export, report, options, checked, sha256)
+        run = _record_run(session, export, report, options, checked)
         if stop:
             audit.record(
                 session,
@@ -669,11 +699,10 @@ def _record_run(
     report: SyncReport,
     options: SyncOptions,
     checked: Validated,
-    sha256: str,
 ) -> SyncRun:
     run = SyncRun(
         file_name=str(export.path),
-        file_sha256=sha256,
+        file_sha256=export.sha256,
         status=report.status,
         rows_read=report.rows_read,
         rows_applied=report.rows_applied if report.status is SyncStatus.APPLIED else 0,

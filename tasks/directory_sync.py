@@ -36,6 +36,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    true,
     update,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
@@ -321,17 +322,11 @@ def load_current(session: Session, employee_ids: Collection[int] | None = None) 
         .outerjoin(dir_unit, d.unit_id == dir_unit.id)
         .outerjoin(dir_cc, d.cost_centre_id == dir_cc.id)
     )
-    if employee_ids is None:
-        result = session.execute(stmt)
-        keys = list(result.keys())
-        # Plain tuples: pandas takes its fast path for them (for Row objects it first probes
-        # every row for a dtype attribute, then copies each into a tuple anyway).
-        records = [tuple(row) for row in result]
-    else:
-        records = []
-        for ids in _chunks(sorted(employee_ids)):
-            records += [tuple(row) for row in session.execute(stmt.where(e.id.in_(ids)))]
-        keys = [c.key for c in stmt.selected_columns]
+    # Straight from the driver (dates as the database gives them: as_text makes them alike).
+    records = []
+    for chosen in _id_filters(e.id, employee_ids):
+        records += _driver_rows(session, stmt.where(chosen))
+    keys = [c.key for c in stmt.selected_columns]
     frame = pd.DataFrame(records, columns=keys)
     current = pd.DataFrame(
         {
@@ -361,13 +356,19 @@ def phone_numbers(session: Session, employee_ids: Collection[int] | None = None)
         )
         .group_by(Employee.employee_number)
     )
-    if employee_ids is None:
-        rows = list(session.execute(stmt))
-    else:
-        rows = []
-        for ids in _chunks(sorted(employee_ids)):
-            rows += session.execute(stmt.where(Employee.id.in_(ids))).all()
+    rows = []
+    for chosen in _id_filters(Employee.id, employee_ids):
+        rows += _driver_rows(session, stmt.where(chosen))
     return pd.Series({number: phone for number, phone in rows}, dtype=object)
+
+
+def _id_filters(id_column: Any, ids: Collection[int] | None) -> Iterator[ColumnElement[bool]]:
+    """WHERE clauses that together choose ``ids`` (everyone if None), a chunk each."""
+    if ids is None:
+        yield true()
+        return
+    for chunk in _chunks(sorted(int(i) for i in ids)):
+        yield id_column.in_(chunk)
 
 
 def _codes(session: Session, model: type[OrgUnit] | type[CostCentre]) -> dict[str, int]:

@@ -11,6 +11,7 @@ and DELETE on `audit_event` (triggers, migration 0002).
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import json
 import re
@@ -18,9 +19,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, String, Text, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Index,
+    String,
+    Table,
+    Text,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
@@ -106,6 +117,9 @@ class AuditHead(Base):
     last_hash: Mapped[str] = mapped_column(String(64))
 
 
+_EVENTS = cast(Table, AuditEvent.__table__)
+
+
 # --- pure parts -------------------------------------------------------------------------------
 
 
@@ -124,15 +138,12 @@ def mask_personnummer(text: str) -> str:
 
 def masked(value: Any) -> Any:
     """A JSON-ready copy of `value` with personnummer masked and secrets left out."""
-    if isinstance(value, Mapping):
-        return {
-            str(k): (MASK if any(s in str(k).lower() for s in _SENSITIVE_KEYS) else masked(v))
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple | set | frozenset):
-        return [masked(v) for v in value]
     if isinstance(value, str):
         return mask_personnummer(value)
+    if isinstance(value, Mapping):
+        return {str(k): (MASK if _sensitive(k) else masked(v)) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [masked(v) for v in value]
     if isinstance(value, bytes):
         return "<binärt värde utelämnat>"
     if isinstance(value, enum.Enum):
@@ -148,18 +159,27 @@ def masked(value: Any) -> Any:
     return mask_personnummer(str(value))
 
 
+@functools.lru_cache(maxsize=1024)
+def _sensitive(key: Any) -> bool:
+    return any(s in str(key).lower() for s in _SENSITIVE_KEYS)
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
 
 
 def _timestamp(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def event_hash(fields: Mapping[str, Any]) -> str:
-    """SHA-256 over the canonical form of an event's fields (prev_hash included)."""
+def event_hash(fields: Mapping[str, Any], *, occurred_at: str | None = None) -> str:
+    """SHA-256 over the canonical form of an event's fields (prev_hash included);
+    ``occurred_at``: the event's time as hashed, if already at hand."""
     content = {k: fields[k] for k in HASHED_FIELDS}
-    content["occurred_at"] = _timestamp(content["occurred_at"])
+    content["occurred_at"] = occurred_at or _timestamp(content["occurred_at"])
     return hashlib.sha256(canonical_json(content).encode()).hexdigest()
 
 
@@ -185,6 +205,7 @@ def chain(
 ) -> list[dict[str, Any]]:
     """Rows for `records`, numbered and chained after (last_seq, last_hash)."""
     rows = []
+    stamp = _timestamp(at)
     for offset, r in enumerate(records, start=1):
         row: dict[str, Any] = {
             "seq": last_seq + offset,
@@ -201,7 +222,7 @@ def chain(
             "flow_run_id": r.flow_run_id,
             "prev_hash": last_hash,
         }
-        row["hash"] = last_hash = event_hash(row)
+        row["hash"] = last_hash = event_hash(row, occurred_at=stamp)
         rows.append(row)
     return rows
 
@@ -264,7 +285,7 @@ def record_many(session: Session, records: Sequence[AuditRecord]) -> list[int]:
         .returning(AuditHead.last_seq, AuditHead.last_hash)
     ).one()
     rows = chain(records, last_seq=last_seq, last_hash=last_hash, at=utcnow())
-    session.execute(insert(AuditEvent), rows)
+    session.execute(insert(_EVENTS), rows)  # Core: plain rows, no ORM bookkeeping per row
     session.execute(
         update(AuditHead)
         .where(AuditHead.id == 1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -100,6 +101,11 @@ class CostCentre(Base):
     name: Mapped[name200]
 
 
+# Tables the directory sync updates in place every night: room on each page for the new row
+# versions (PostgreSQL HOT updates; migration 0007).
+NIGHTLY_UPDATED: dict[str, Any] = {"postgresql_with": {"fillfactor": 90}}
+
+
 class Employee(Base):
     """A person employed by the municipality, as HR knows them."""
 
@@ -110,6 +116,7 @@ class Employee(Base):
             "employment_end IS NULL OR employment_end >= employment_start",
             name="employment_period",
         ),
+        NIGHTLY_UPDATED,
     )
 
     id: Mapped[intpk]
@@ -288,6 +295,7 @@ class DirectoryEntry(Base):
             " AND personnummer_encrypted IS NULL AND personnummer_hash IS NULL)",
             name="personal_fields",
         ),
+        NIGHTLY_UPDATED,
     )
 
     id: Mapped[intpk]

@@ -28,7 +28,9 @@ from sqlalchemy import (
     Select,
     String,
     Subquery,
+    Table,
     and_,
+    bindparam,
     case,
     cast,
     delete,
@@ -45,7 +47,7 @@ from sqlalchemy.orm import Session, aliased
 
 from models import audit
 from models.audit import Actor, AuditHead, AuditRecord
-from models.base import utcnow
+from models.base import Base, utcnow
 from models.directory_sync import (
     DIRECTORY_FIELDS,
     EMPLOYEE_FIELDS,
@@ -791,6 +793,7 @@ def _apply(
     Every employee row written from an export row gets that row's digest; so does every other
     row of `valid` whose person's stored digest differs (the row was compared in full and
     matched: next time it need not be)."""
+    digest_of = dict(zip(valid.index.tolist(), digests.loc[valid.index].tolist(), strict=True))
     rows = valid.loc[p.joiners.index]
     left_numbers = set(current.loc[current["left"], "employee_number"])
     back = p.joiners.index[p.joiners["employee_number"].isin(left_numbers)]
@@ -805,7 +808,7 @@ def _apply(
                     "personnummer_encrypted": token,
                     "personnummer_hash": digest,
                     "is_samordningsnummer": bool(r.samordning),
-                    "hr_digest": int(digests[r.Index]),
+                    "hr_digest": digest_of[r.Index],
                     **_employee_values(r, units, cost_centres),
                 }
                 for r, token, digest in zip(
@@ -840,7 +843,7 @@ def _apply(
             values = {
                 "id": id_of[r.employee_number],
                 **_employee_values(r, units, cost_centres),
-                "hr_digest": int(digests[r.Index]),
+                "hr_digest": digest_of[r.Index],
             }
             fields = differing.get(r.Index)
             if fields is not None:  # changed, not back
@@ -854,7 +857,7 @@ def _apply(
                     "is_samordningsnummer": pnr.is_samordningsnummer,
                 }
             updates.append(values)
-        session.execute(update(Employee), _batched(updates))
+        _update_by_id(session, Employee, updates)
 
     # Rows that matched in full but under another (or no) digest: store theirs.
     _store_digests(session, valid, p, rewrite.index, digests, people)
@@ -865,8 +868,9 @@ def _apply(
     moved = p.changed.index[p.changed["employee_number"].isin(manager_changed)]
     wanted = valid.loc[joined.append(moved), ["employee_number", "manager_number"]]
     if len(wanted):
-        session.execute(
-            update(Employee),
+        _update_by_id(
+            session,
+            Employee,
             [
                 {
                     "id": id_of[r.employee_number],
@@ -879,7 +883,7 @@ def _apply(
     # Leavers: out of the directory, marked as left.
     leaver_ids = [int(i) for i in p.leavers["employee_id"]]
     if leaver_ids:
-        session.execute(update(Employee), [{"id": i, "left_at": today} for i in leaver_ids])
+        _update_by_id(session, Employee, [{"id": i, "left_at": today} for i in leaver_ids])
         for ids in _chunks(leaver_ids):
             session.execute(delete(DirectoryEntry).where(DirectoryEntry.employee_id.in_(ids)))
 
@@ -910,8 +914,9 @@ def _store_digests(
     new = digests.loc[rest].to_numpy()
     stale = ~person["has_digest"].to_numpy() | (person["hr_digest"].to_numpy() != new)
     if stale.any():
-        session.execute(
-            update(Employee),
+        _update_by_id(
+            session,
+            Employee,
             [
                 {"id": int(i), "hr_digest": int(d)}
                 for i, d in zip(person["employee_id"][stale], new[stale], strict=True)
@@ -969,7 +974,7 @@ def _write_directory(
             values["personnummer_encrypted"] = token
         updates.append(values)
     if updates:
-        session.execute(update(DirectoryEntry), _batched(updates))
+        _update_by_id(session, DirectoryEntry, updates)
 
 
 # What is written for a compared field that differs (the manager is written apart).
@@ -1014,9 +1019,20 @@ def _differing(frame: pd.DataFrame, fields: Sequence[str], stored: str) -> list[
     return out
 
 
-def _batched(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows ordered by the columns they set: one executemany per kind of change."""
-    return sorted(rows, key=lambda row: sorted(row))
+def _update_by_id(session: Session, model: type[Base], rows: list[dict[str, Any]]) -> None:
+    """UPDATE each row's columns WHERE id = its "id": one executemany for all rows that set
+    the same columns (Core: the ORM's bulk UPDATE does the same with more work per row)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+
+    def columns(row: dict[str, Any]) -> tuple[str, ...]:
+        return tuple(sorted(k for k in row if k != "id"))
+
+    for names, same in itertools.groupby(sorted(rows, key=columns), key=columns):
+        session.execute(
+            update(table).where(table.c.id == bindparam("row_id")),
+            [{"row_id": r["id"], **{n: r[n] for n in names}} for r in same],
+        )
 
 
 def _audit(session: Session, p: SyncPlan, options: SyncOptions) -> None:

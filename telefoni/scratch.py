@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,3 +47,38 @@ def fresh_database(kind: str, folder: Path, prefix: str = "telefoni_test") -> It
         return
     with postgres_database(prefix=prefix) as url:
         yield url
+
+
+@contextmanager
+def database_copy(url: str, folder: Path) -> Iterator[str]:
+    """The URL of a copy of the database at `url` (an SQLite file, or a PostgreSQL database
+    nobody is connected to), removed afterwards."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        source = Path(str(parsed.database))
+        copy = folder / f"{source.stem}_copy_{uuid.uuid4().hex[:12]}.db"
+        for suffix in ("", "-wal"):
+            if Path(f"{source}{suffix}").exists():
+                shutil.copyfile(f"{source}{suffix}", f"{copy}{suffix}")
+        try:
+            yield f"sqlite:///{copy}"
+        finally:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{copy}{suffix}").unlink(missing_ok=True)
+        return
+    name = f"{parsed.database}_copy_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            # FILE_COPY: copied as files between two checkpoints, so that no checkpoint of
+            # the copy's WAL runs on behind (the default writes it all through the WAL).
+            conn.execute(
+                text(f'CREATE DATABASE "{name}" TEMPLATE "{parsed.database}" STRATEGY FILE_COPY')
+            )
+        try:
+            yield parsed.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()

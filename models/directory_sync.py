@@ -276,16 +276,14 @@ def plan(
     changed = existing[existing["employee_number"].isin(changed_numbers)]
     missing_entry = existing[~existing["has_entry"].astype(bool)]
 
-    seen = set(desired["employee_number"].to_numpy(dtype=object))
-    seen.update(unchanged["employee_number"].to_numpy(dtype=object))
     absent = current[
         ~current["left"]
-        & ~current["employee_number"].isin(seen)
+        & ~current["employee_number"].isin(desired["employee_number"])
+        & ~current["employee_id"].isin(unchanged["employee_id"])  # ids: cheaper than numbers
         & ~current["employee_number"].isin(protected_numbers)
     ]
     ended_active = desired[ended & desired["employee_number"].isin(active_numbers)]
-    end = unchanged["employment_end"]
-    ended_unchanged = unchanged[(end != "") & (end < today_text)]
+    ended_unchanged = unchanged[_before(unchanged["employment_end"], today_text)]
     # People whose employment has ended, in file order (both frames are indexed by line).
     ended_people = pd.concat(
         [
@@ -347,6 +345,16 @@ def plan(
         rows_unchanged=len(desired) + len(unchanged) - applied,
         rows_quarantined=quarantined_rows,
     )
+
+
+def _before(dates: pd.Series, day: str) -> np.ndarray:
+    """Per value (YYYY-MM-DD text, "" for none): a date before ``day``. Only the few that are
+    not empty are compared."""
+    values = dates.to_numpy(dtype=object)
+    given = np.flatnonzero(values != "")
+    out = np.zeros(len(values), dtype=bool)
+    out[given] = values[given] < day
+    return out
 
 
 def _long_changes(existing: pd.DataFrame) -> pd.DataFrame:

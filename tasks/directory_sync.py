@@ -490,11 +490,14 @@ def _sync(
     )
     protected = _protected(session, checked, export, vault, today)
     unchanged = _unchanged_frame(rows, checked.trusted, people, person)
-    seen = set(valid["employee_number"].to_numpy(dtype=object))
-    seen.update(unchanged["employee_number"].to_numpy())
-    numbers = people["employee_number"]
-    absent = ~people["left"] & ~numbers.isin(seen) & ~numbers.isin(protected)
-    wanted = people["employee_id"][numbers.isin(valid["employee_number"]) | absent]
+    in_valid = _rows_of(people, person, rows, valid.index)
+    absent = (
+        ~people["left"].to_numpy() & ~in_valid & ~_rows_of(people, person, rows, unchanged.index)
+    )
+    if protected and absent.any():
+        numbers = people["employee_number"].to_numpy()
+        absent[absent] = [number not in protected for number in numbers[absent]]
+    wanted = people["employee_id"][in_valid | absent]
     everyone = len(wanted) > len(people) // 3  # one scan beats many lookups
     current = load_current(session, None if everyone else wanted.tolist())
     desired = desired_frame(
@@ -556,6 +559,7 @@ def _sync(
             today=today,
             options=options,
             people=people,
+            person=pd.Series(person, index=rows.index),
             current=current,
             digests=digests,
         )
@@ -570,6 +574,18 @@ def _in_memory(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite" and (
         database in ("", ":memory:") or "mode=memory" in str(engine.url)
     )
+
+
+def _rows_of(
+    people: pd.DataFrame, person: np.ndarray, rows: pd.DataFrame, lines: pd.Index
+) -> np.ndarray:
+    """Per person (a bool each): whether one of the rows at ``lines`` is theirs. ``person``:
+    each row's position in ``people`` (-1 if none). Positions, not a set of a million employee
+    numbers."""
+    at = person[rows.index.get_indexer(lines)]
+    out = np.zeros(len(people), dtype=bool)
+    out[at[at >= 0]] = True
+    return out
 
 
 def _unchanged_rows(
@@ -785,10 +801,12 @@ def _apply(
     today: date,
     options: SyncOptions,
     people: pd.DataFrame,
+    person: pd.Series,
     current: pd.DataFrame,
     digests: pd.Series,
 ) -> None:
-    """Write the plan with bulk statements; audit one event per person changed.
+    """Write the plan with bulk statements; audit one event per person changed. ``person``:
+    each row's position in ``people`` (-1 if none), by line.
 
     Every employee row written from an export row gets that row's digest; so does every other
     row of `valid` whose person's stored digest differs (the row was compared in full and
@@ -860,7 +878,7 @@ def _apply(
         _update_by_id(session, Employee, updates)
 
     # Rows that matched in full but under another (or no) digest: store theirs.
-    _store_digests(session, valid, p, rewrite.index, digests, people)
+    _store_digests(session, valid, p, rewrite.index, digests, people, person)
 
     # Managers: joiners', and wherever HR's manager differs from the register's.
     manager_changed = set(p.changes.loc[p.changes["field"] == "manager_number", "employee_number"])
@@ -900,26 +918,30 @@ def _store_digests(
     written: pd.Index,
     digests: pd.Series,
     people: pd.DataFrame,
+    person: pd.Series,
 ) -> None:
     """The digest of every valid row of a person staying on, where the stored one differs (and
     the row was not just written with it): joiners are inserted with theirs, leavers need none.
-    """
-    leaving = people["employee_number"].isin(p.leavers["employee_number"])
-    staying = people[~people["left"] & ~leaving]
+    ``person``: each row's position in ``people`` (-1 if none), by line."""
     rest = valid.index.difference(written).difference(p.joiners.index)
-    rest = rest[valid.loc[rest, "employee_number"].isin(staying["employee_number"]).to_numpy()]
+    at = person.loc[rest].to_numpy()
+    staying = ~people["left"].to_numpy() & ~people["employee_id"].isin(p.leavers["employee_id"])
+    keep = at >= 0
+    keep[keep] = staying.to_numpy()[at[keep]]
+    rest, at = rest[keep], at[keep]
     if not len(rest):
         return
-    person = staying.set_index("employee_number").loc[valid.loc[rest, "employee_number"]]
     new = digests.loc[rest].to_numpy()
-    stale = ~person["has_digest"].to_numpy() | (person["hr_digest"].to_numpy() != new)
+    stale = ~people["has_digest"].to_numpy()[at] | (people["hr_digest"].to_numpy()[at] != new)
     if stale.any():
         _update_by_id(
             session,
             Employee,
             [
                 {"id": int(i), "hr_digest": int(d)}
-                for i, d in zip(person["employee_id"][stale], new[stale], strict=True)
+                for i, d in zip(
+                    people["employee_id"].to_numpy()[at][stale], new[stale], strict=True
+                )
             ],
         )
 

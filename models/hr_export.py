@@ -1153,6 +1153,19 @@ def _duplicated(values: np.ndarray, consider: np.ndarray) -> np.ndarray:
     return out
 
 
+def _duplicated_keys(values: np.ndarray, consider: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """:func:`_duplicated`, counting ``keys`` (>= 0: equal keys, equal values) instead of
+    hashing the values; values without a key are compared among themselves."""
+    keyed = consider & (keys >= 0)
+    out = np.zeros(len(values), dtype=bool)
+    if keyed.any():
+        counts = np.bincount(keys[keyed])
+        out[keyed] = counts[keys[keyed]] > 1
+    rest = np.flatnonzero(consider & ~keyed)
+    out[rest] = _duplicated(values[rest], np.ones(len(rest), dtype=bool))
+    return out
+
+
 def _none_if_empty(values: np.ndarray, index: pd.Index) -> pd.Series:
     out = values.copy()
     out[out == ""] = None
@@ -1167,6 +1180,7 @@ def validate(
     known_employee_numbers: Collection[str] = (),
     today: date,
     trusted: np.ndarray | None = None,
+    number_keys: np.ndarray | None = None,
 ) -> Validated:
     """Check every row of an HR export (as :attr:`HrExport.rows`) over whole columns.
 
@@ -1181,6 +1195,11 @@ def validate(
     whose century depends on the day). They skip those checks, still get every check that
     looks beyond the row (their personnummer, duplicates, unit, cost centre, manager), and
     when they pass they are listed in ``trusted`` instead of ``valid``.
+
+    ``number_keys`` (int per row) can stand in for the employee numbers when looking for
+    duplicates: rows with the same key >= 0 have the same number, and a number with key -1
+    has no other key (say, its position in an index of known numbers, -1 for unknown ones).
+    Integers are counted; a million strings would be hashed.
     """
     absent = [c for c in HR_EXPORT_COLUMNS if c not in rows.columns]
     if absent:
@@ -1295,7 +1314,11 @@ def validate(
         ("personnummer", pnr_key, Reason.DUPLICATE_PERSONNUMMER, "personnummer"),
         ("anvandarid", text["anvandarid"], Reason.DUPLICATE_USER_ID, "användar-id"),
     ):
-        shared = _duplicated(key, key != ("" if key.dtype == object else 0))
+        considered = key != ("" if key.dtype == object else 0)
+        if column == "anstallningsnummer" and number_keys is not None:
+            shared = _duplicated_keys(key, considered, np.asarray(number_keys, dtype=np.int64))
+        else:
+            shared = _duplicated(key, considered)
         problems.add(shared, column, reason, _rows_listing(line, key, noun))
 
     manager = text["chef_anstallningsnummer"]
@@ -1364,7 +1387,7 @@ def _categories(values: np.ndarray) -> pd.arrays.IntegerArray:
 
 def _unknown(values: np.ndarray, *known: Collection[str]) -> np.ndarray:
     """Rows whose value is not empty and in none of ``known`` (looked up once per value)."""
-    sets = [k if isinstance(k, set | frozenset) else set(k) for k in known]
+    sets = [k if isinstance(k, set | frozenset | pd.Index) else set(k) for k in known]
     missing = [v for v in pd.unique(values) if v != "" and not any(v in k for k in sets)]
     if not missing:
         return np.zeros(len(values), dtype=bool)

@@ -472,15 +472,16 @@ def _sync(
     rows = export.rows
     digests = pd.Series(row_digests(rows, hr_digest_key(vault)), index=rows.index)
     people = _people(session, early)
-    register_numbers = people["employee_number"].to_numpy()
-    person = pd.Index(register_numbers).get_indexer(rows["anstallningsnummer"].to_numpy(object))
+    register = pd.Index(people["employee_number"].to_numpy())
+    person = register.get_indexer(rows["anstallningsnummer"].to_numpy(object))
     checked = validate(
         rows,
         known_units=units.keys(),
         known_cost_centres=cost_centres.keys(),
-        known_employee_numbers=set(register_numbers),
+        known_employee_numbers=register,
         today=today,
         trusted=_unchanged_rows(rows, digests.to_numpy(), people, person),
+        number_keys=person,
     )
     valid = checked.valid  # the rows to compare in full; the trusted ones match the register
     hashes = pd.Series(
@@ -559,6 +560,7 @@ def _sync(
             today=today,
             options=options,
             people=people,
+            register=register,
             person=pd.Series(person, index=rows.index),
             current=current,
             digests=digests,
@@ -801,12 +803,14 @@ def _apply(
     today: date,
     options: SyncOptions,
     people: pd.DataFrame,
+    register: pd.Index,
     person: pd.Series,
     current: pd.DataFrame,
     digests: pd.Series,
 ) -> None:
     """Write the plan with bulk statements; audit one event per person changed. ``person``:
-    each row's position in ``people`` (-1 if none), by line.
+    each row's position in ``people`` (-1 if none), by line; ``register``: ``people``'s
+    employee numbers as an index.
 
     Every employee row written from an export row gets that row's digest; so does every other
     row of `valid` whose person's stored digest differs (the row was compared in full and
@@ -837,9 +841,19 @@ def _apply(
                 )
             ],
         )
-    id_of: dict[str, int] = dict(
-        zip(people["employee_number"].to_numpy(), people["employee_id"].tolist(), strict=True)
+    # Employee ids of the numbers this run writes (people and their managers), through the
+    # register's index: not a dict of everyone.
+    written = pd.unique(
+        np.concatenate(
+            [
+                valid["employee_number"].to_numpy(dtype=object),
+                valid["manager_number"].dropna().to_numpy(dtype=object),
+            ]
+        )
     )
+    at = register.get_indexer(written)
+    ids = people["employee_id"].to_numpy()
+    id_of: dict[str, int] = {n: int(ids[a]) for n, a in zip(written, at, strict=True) if a >= 0}
     for numbers in _chunks(new_rows["employee_number"].tolist()):
         id_of.update(
             session.execute(

@@ -991,3 +991,30 @@ def test_series_validator_keeps_the_index() -> None:
     assert list(digits.index) == list(reason.index) == [7, 9]
     assert digits[7] == "198507099821" and pd.isna(reason[7])
     assert pd.isna(digits[9]) and reason[9] == "empty"
+
+
+def test_duplicate_employee_numbers_by_key_are_those_by_value(town: demo.Town) -> None:
+    """Keys from an index of known numbers (-1 for unknown ones) quarantine the same rows as
+    comparing the numbers themselves: known and unknown numbers, twice and three times."""
+    rows = demo.hr_export_frame(town).astype("str")
+    rows.index = pd.Index(range(2, len(rows) + 2), name="row")
+    numbers = rows["anstallningsnummer"].to_numpy(dtype=object).copy()
+    numbers[[5, 9]] = numbers[3]  # a known number three times
+    numbers[50] = numbers[60]  # and one twice
+    numbers[[20, 21]] = "NY-1"  # an unknown number twice
+    numbers[[30]] = "NY-2"  # an unknown number once
+    numbers[[40]] = ""  # no number (a missing value, not a duplicate)
+    rows["anstallningsnummer"] = pd.Series(numbers, index=rows.index, dtype="str")
+    known = pd.Index(town.employees["employee_number"].to_numpy())
+    args: dict[str, Any] = {
+        "known_units": set(town.units["code"]),
+        "known_cost_centres": set(town.cost_centres["code"]),
+        "today": TODAY,
+    }
+
+    by_value = validate(rows, **args).quarantine
+    by_key = validate(rows, number_keys=known.get_indexer(numbers), **args).quarantine
+
+    pd.testing.assert_frame_equal(by_key, by_value)
+    duplicate = by_value[by_value["reason"] == Reason.DUPLICATE_EMPLOYEE_NUMBER]
+    assert sorted(duplicate["row"]) == [5, 7, 11, 22, 23, 52, 62]

@@ -279,7 +279,9 @@ def directory_size(session: Session) -> int:
     return int(count or 0)
 
 
-def load_current(session: Session, employee_ids: Collection[int] | None = None) -> pd.DataFrame:
+def load_current(
+    source: Session | Engine, employee_ids: Collection[int] | None = None
+) -> pd.DataFrame:
     """Employees (all, or those of ``employee_ids``) with HR's fields and their directory
     entry, as comparable text."""
     manager = aliased(Employee)
@@ -327,7 +329,7 @@ def load_current(session: Session, employee_ids: Collection[int] | None = None) 
     # Straight from the driver (dates as the database gives them: as_text makes them alike).
     records = []
     for chosen in _id_filters(e.id, employee_ids):
-        records += _driver_rows(session, stmt.where(chosen))
+        records += _driver_rows(source, stmt.where(chosen))
     keys = [c.key for c in stmt.selected_columns]
     frame = pd.DataFrame(records, columns=keys)
     current = pd.DataFrame(
@@ -346,7 +348,18 @@ def load_current(session: Session, employee_ids: Collection[int] | None = None) 
     return current
 
 
-def phone_numbers(session: Session, employee_ids: Collection[int] | None = None) -> pd.Series:
+def _read_current(
+    source: Session | Engine, ids: pd.Series, population: int
+) -> tuple[pd.DataFrame, pd.Series]:
+    """`load_current` and `phone_numbers` of the employees of ``ids``, out of ``population``
+    (all of them, past a third: one scan beats many lookups; the caller picks its own)."""
+    chosen = None if len(ids) > population // 3 else ids.tolist()
+    return load_current(source, chosen), phone_numbers(source, chosen)
+
+
+def phone_numbers(
+    source: Session | Engine, employee_ids: Collection[int] | None = None
+) -> pd.Series:
     """employee_number → the number of their active personal subscription (lowest if several),
     for everyone or for the employees of ``employee_ids``."""
     stmt = (
@@ -360,7 +373,7 @@ def phone_numbers(session: Session, employee_ids: Collection[int] | None = None)
     )
     rows = []
     for chosen in _id_filters(Employee.id, employee_ids):
-        rows += _driver_rows(session, stmt.where(chosen))
+        rows += _driver_rows(source, stmt.where(chosen))
     return pd.Series({number: phone for number, phone in rows}, dtype=object)
 
 
@@ -420,10 +433,11 @@ def sync_directory(
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="katalogsynk-register") as pool,
         ):
             # (An in-memory SQLite database cannot be read from another connection.)
-            early = None if _in_memory(engine) else pool.submit(_read_register, engine)
+            side = None if _in_memory(engine) else pool
+            early = side.submit(_read_register, engine) if side else None
             hr = export() if callable(export) else export
             with Session(engine) as session, session.begin():
-                return _sync(session, hr, early, vault=vault, options=options, today=today)
+                return _sync(session, hr, early, side, vault=vault, options=options, today=today)
 
 
 def _read_register(engine: Engine) -> tuple[int, pd.DataFrame]:
@@ -463,24 +477,39 @@ def _sync(
     session: Session,
     export: HrExport,
     early: Future[tuple[int, pd.DataFrame]] | None,
+    side: ThreadPoolExecutor | None,
     *,
     vault: PersonnummerVault,
     options: SyncOptions,
     today: date,
 ) -> SyncReport:
+    """The run in the session's transaction. ``early``: the register read beside the file;
+    ``side``: a thread (with connections of its own) for reads the run can go on without."""
     units, cost_centres = _codes(session, OrgUnit), _codes(session, CostCentre)
     rows = export.rows
     digests = pd.Series(row_digests(rows, hr_digest_key(vault)), index=rows.index)
     people = _people(session, early)
     register = pd.Index(people["employee_number"].to_numpy())
     person = register.get_indexer(rows["anstallningsnummer"].to_numpy(object))
+    maybe_unchanged = _unchanged_rows(rows, digests.to_numpy(), people, person)
+    # Whom the run may compare in full: the people of every other row, and everyone active
+    # with no row. Their register rows are read beside the validation (a few read in vain).
+    candidates = _rows_of(people, person, rows, rows.index[~maybe_unchanged]) | (
+        ~people["left"].to_numpy() & ~_rows_of(people, person, rows, rows.index)
+    )
+    bind = session.get_bind()
+    reading = (
+        side.submit(_read_current, bind, people["employee_id"][candidates], len(people))
+        if side is not None and isinstance(bind, Engine)
+        else None
+    )
     checked = validate(
         rows,
         known_units=units.keys(),
         known_cost_centres=cost_centres.keys(),
         known_employee_numbers=register,
         today=today,
-        trusted=_unchanged_rows(rows, digests.to_numpy(), people, person),
+        trusted=maybe_unchanged,
         number_keys=person,
     )
     valid = checked.valid  # the rows to compare in full; the trusted ones match the register
@@ -498,12 +527,14 @@ def _sync(
     if protected and absent.any():
         numbers = people["employee_number"].to_numpy()
         absent[absent] = [number not in protected for number in numbers[absent]]
-    wanted = people["employee_id"][in_valid | absent]
-    everyone = len(wanted) > len(people) // 3  # one scan beats many lookups
-    current = load_current(session, None if everyone else wanted.tolist())
-    desired = desired_frame(
-        valid, hashes, phone_numbers(session, None if everyone else wanted.tolist())
-    )
+    wanted = in_valid | absent
+    if reading is not None and not (wanted & ~candidates).any():
+        read, phones = reading.result()
+        current = read[read["employee_id"].isin(people["employee_id"][wanted])]
+        current = current.reset_index(drop=True)
+    else:
+        current, phones = _read_current(session, people["employee_id"][wanted], len(people))
+    desired = desired_frame(valid, hashes, phones)
     the_plan = plan(
         desired,
         current,

@@ -137,9 +137,14 @@ class SyncOptions:
 _IDS_PER_QUERY = 5000
 
 
-def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
-    for lo in range(0, len(values), _IDS_PER_QUERY):
-        yield values[lo : lo + _IDS_PER_QUERY]
+# Ids written into the SQL (`_driver_rows`) per IN (...) list: no bound parameters to count,
+# and each list can cost the database a scan of a table, so few and long.
+_IDS_PER_LITERAL_LIST = 100_000
+
+
+def _chunks(values: Sequence[Any], size: int = _IDS_PER_QUERY) -> Iterator[Sequence[Any]]:
+    for lo in range(0, len(values), size):
+        yield values[lo : lo + size]
 
 
 def _driver_rows(source: Session | Engine, stmt: ClauseElement) -> list[tuple[Any, ...]]:
@@ -382,7 +387,7 @@ def _id_filters(id_column: Any, ids: Collection[int] | None) -> Iterator[ColumnE
     if ids is None:
         yield true()
         return
-    for chunk in _chunks(sorted(int(i) for i in ids)):
+    for chunk in _chunks(sorted(int(i) for i in ids), _IDS_PER_LITERAL_LIST):
         yield id_column.in_(chunk)
 
 

@@ -261,7 +261,7 @@ def plan(
                 "employment_end": pd.Series(dtype=object),
             }
         )
-    ended = (desired["employment_end"] != "") & (desired["employment_end"] < today_text)
+    ended = _before(desired["employment_end"], today_text)
     staying = desired[~ended]
     by_number = current.set_index("employee_number")
 

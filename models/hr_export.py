@@ -46,6 +46,7 @@ __all__ = [
     "HrFileIncomplete",
     "Reason",
     "Validated",
+    "no_gc",
     "read_hr_export",
     "row_digests",
     "validate",
@@ -349,9 +350,10 @@ def _incomplete(path: Path, row: int, field: str | None, detail: str = "") -> Hr
 
 
 @contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while millions of small lists are made (a parse of a
-    million rows otherwise spends half its time in collections that find nothing)."""
+def no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while millions of small objects are made that hold no
+    cycles (a parse of a million rows otherwise spends half its time in collections that walk
+    the whole heap to find nothing); what is left behind is collected afterwards."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -362,7 +364,7 @@ def _no_gc() -> Iterator[None]:
 
 
 def _read_text(path: Path, data: bytes, mapping: dict[str, str]) -> HrExport:
-    with _no_gc():
+    with no_gc():
         return _parse_plain_file(path, data, mapping) or _parse_text(path, data, mapping)
 
 
@@ -841,22 +843,14 @@ def _cell_text(value: object) -> str:
 
 # ----------------------------------------------------------------------------- digests
 
-#: Columns whose values repeat from row to row: hashed once per distinct value.
-_REPEATING: Final = frozenset(
-    (
-        "fornamn",
-        "efternamn",
-        "titel",
-        "organisationsenhet",
-        "kostnadsstalle",
-        "besoksadress",
-        "chef_anstallningsnummer",
-        "anstallning_from",
-        "anstallning_tom",
-        "behovskategori",
-        "sokord",
-    )
-)
+#: Columns whose values repeat from row to row (all but those unique to a person): hashed once
+#: per distinct value.
+_REPEATING: Final = frozenset(HR_EXPORT_COLUMNS) - {
+    "anstallningsnummer",
+    "personnummer",
+    "epost",
+    "anvandarid",
+}
 _DIGEST_MULTIPLIER: Final = np.uint64(0x100000001B3)
 
 

@@ -6,12 +6,10 @@ the Prefect tasks below wrap its two fallible steps with retries.
 
 from __future__ import annotations
 
-import gc
 import itertools
 import logging
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -67,6 +65,7 @@ from models.hr_export import (
     HrExport,
     HrFileIncomplete,
     Validated,
+    no_gc,
     read_hr_export,
     row_digests,
     validate,
@@ -357,7 +356,7 @@ def _read_current(
     source: Session | Engine, ids: pd.Series, population: int
 ) -> tuple[pd.DataFrame, pd.Series]:
     """`load_current` and `phone_numbers` of the employees of ``ids``, out of ``population``
-    (all of them, past a third: one scan beats many lookups; the caller picks its own)."""
+    (past a third, of everyone: one scan beats many lookups)."""
     chosen = None if len(ids) > population // 3 else ids.tolist()
     return load_current(source, chosen), phone_numbers(source, chosen)
 
@@ -434,12 +433,11 @@ def sync_directory(
         if not mine:
             raise SyncAlreadyRunning("En annan katalogsynk pågår redan; den här gjorde ingenting.")
         with (
-            _no_gc(),
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="katalogsynk-register") as pool,
+            no_gc(),
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="katalogsynk") as side,
         ):
             # (An in-memory SQLite database cannot be read from another connection.)
-            side = None if _in_memory(engine) else pool
-            early = side.submit(_read_register, engine) if side else None
+            early = None if _in_memory(engine) else side.submit(_read_register, engine)
             hr = export() if callable(export) else export
             with Session(engine) as session, session.begin():
                 return _sync(session, hr, early, side, vault=vault, options=options, today=today)
@@ -464,32 +462,19 @@ def _people(session: Session, early: Future[tuple[int, pd.DataFrame]] | None) ->
 _CHAIN_LENGTH = select(AuditHead.last_seq).where(AuditHead.id == 1)
 
 
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector for the run: it makes hundreds of thousands of small
-    objects that hold no cycles, and each full collection walks the whole heap (Prefect's
-    included) to find nothing; what a run leaves behind is collected after it."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def _sync(
     session: Session,
     export: HrExport,
     early: Future[tuple[int, pd.DataFrame]] | None,
-    side: ThreadPoolExecutor | None,
+    side: ThreadPoolExecutor,
     *,
     vault: PersonnummerVault,
     options: SyncOptions,
     today: date,
 ) -> SyncReport:
     """The run in the session's transaction. ``early``: the register read beside the file;
-    ``side``: a thread (with connections of its own) for reads the run can go on without."""
+    ``side``: a thread for work the run can go on without (reads on connections of its own,
+    the XLSX)."""
     units, cost_centres = _codes(session, OrgUnit), _codes(session, CostCentre)
     rows = export.rows
     digests = pd.Series(row_digests(rows, hr_digest_key(vault)), index=rows.index)
@@ -505,7 +490,7 @@ def _sync(
     bind = session.get_bind()
     reading = (
         side.submit(_read_current, bind, people["employee_id"][candidates], len(people))
-        if side is not None and isinstance(bind, Engine)
+        if isinstance(bind, Engine) and not _in_memory(bind)
         else None
     )
     checked = validate(
@@ -570,39 +555,36 @@ def _sync(
     tell = (the_plan.has_changes or the_plan.rows_quarantined) and not identical
     # The contact centre's workbook is made alongside the writes (it needs only the report):
     # the database works while Python builds the XLSX.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="katalogsynk-xlsx") as pool:
-        workbook = (
-            pool.submit(changes_workbook, report.changes, report.quarantine) if tell else None
-        )
-        run = _record_run(session, export, report, options, checked)
-        if stop:
-            audit.record(
-                session,
-                actor=options.actor,
-                action="directory_sync.brake_overridden",
-                object_type="sync_run",
-                object_id=str(run.id),
-                reason=f"{options.override_reason} — {stop}",
-                rule="§3.1",
-                flow_run_id=options.flow_run_id,
-            )
-        _apply(
+    workbook = side.submit(changes_workbook, report.changes, report.quarantine) if tell else None
+    run = _record_run(session, export, report, options, checked)
+    if stop:
+        audit.record(
             session,
-            the_plan,
-            valid,
-            vault=vault,
-            units=units,
-            cost_centres=cost_centres,
-            today=today,
-            options=options,
-            people=people,
-            register=register,
-            person=pd.Series(person, index=rows.index),
-            current=current,
-            digests=digests,
+            actor=options.actor,
+            action="directory_sync.brake_overridden",
+            object_type="sync_run",
+            object_id=str(run.id),
+            reason=f"{options.override_reason} — {stop}",
+            rule="§3.1",
+            flow_run_id=options.flow_run_id,
         )
-        if workbook is not None:
-            _notify(session, report, options, workbook.result())
+    _apply(
+        session,
+        the_plan,
+        valid,
+        vault=vault,
+        units=units,
+        cost_centres=cost_centres,
+        today=today,
+        options=options,
+        people=people,
+        register=register,
+        person=pd.Series(person, index=rows.index),
+        current=current,
+        digests=digests,
+    )
+    if workbook is not None:
+        _notify(session, report, options, workbook.result())
     return report
 
 
@@ -975,9 +957,10 @@ def _store_digests(
     ``person``: each row's position in ``people`` (-1 if none), by line."""
     rest = valid.index.difference(written).difference(p.joiners.index)
     at = person.loc[rest].to_numpy()
-    staying = ~people["left"].to_numpy() & ~people["employee_id"].isin(p.leavers["employee_id"])
+    leaving = people["employee_id"].isin(p.leavers["employee_id"]).to_numpy()
+    staying = ~people["left"].to_numpy() & ~leaving
     keep = at >= 0
-    keep[keep] = staying.to_numpy()[at[keep]]
+    keep[keep] = staying[at[keep]]
     rest, at = rest[keep], at[keep]
     if not len(rest):
         return

@@ -18,18 +18,22 @@ POSTGRES_URL = os.environ.get(
 
 @contextmanager
 def postgres_database(
-    admin_url: str = POSTGRES_URL, prefix: str = "telefoni_test"
+    admin_url: str = POSTGRES_URL, prefix: str = "telefoni_test", template: str | None = None
 ) -> Iterator[str]:
-    """The URL of a new, empty database on the server of `admin_url`, dropped afterwards.
+    """The URL of a new database on the server of `admin_url`, dropped afterwards: empty, or a
+    copy of `template` (a database nobody is connected to).
 
     Raises sqlalchemy's OperationalError when the server cannot be reached.
     """
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    # FILE_COPY: copied as files between two checkpoints, so that no checkpoint of the copy's
+    # WAL runs on behind (the default strategy writes it all through the WAL).
+    copy = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""
     created = False
     try:
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"{copy}'))
         created = True
         yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     finally:
@@ -66,19 +70,9 @@ def database_copy(url: str, folder: Path) -> Iterator[str]:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{copy}{suffix}").unlink(missing_ok=True)
         return
-    name = f"{parsed.database}_copy_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            # FILE_COPY: copied as files between two checkpoints, so that no checkpoint of
-            # the copy's WAL runs on behind (the default writes it all through the WAL).
-            conn.execute(
-                text(f'CREATE DATABASE "{name}" TEMPLATE "{parsed.database}" STRATEGY FILE_COPY')
-            )
-        try:
-            yield parsed.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    with postgres_database(
+        parsed.set(database="postgres").render_as_string(hide_password=False),
+        prefix=f"{parsed.database}_copy",
+        template=parsed.database,
+    ) as copy_url:
+        yield copy_url

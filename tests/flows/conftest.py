@@ -9,10 +9,14 @@ from pathlib import Path
 import pytest
 from prefect.testing.utilities import prefect_test_harness
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from telefoni import migrate
+from telefoni.demo import vault_from
 from telefoni.settings import get_settings
+from tests import factories
 from tests.conftest import ENGINES
+from tests.factories import Workplace
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -42,3 +46,14 @@ def flow_db(
             yield engine
         finally:
             get_settings.cache_clear()
+
+
+@pytest.fixture
+def wp(flow_db: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workplace]:
+    """`factories.workplace` in the flows' register; waiting runs look for answers every
+    second."""
+    monkeypatch.setenv("TELEFONI_APPROVAL_POLL_SECONDS", "1")
+    get_settings.cache_clear()
+    with Session(flow_db) as session, session.begin():
+        place = factories.workplace(session, vault_from(get_settings()))
+    yield place

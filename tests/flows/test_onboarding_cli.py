@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
 
@@ -15,8 +14,6 @@ from typer.testing import CliRunner, Result
 from flows.onboarding import onboarding_order
 from models.onboarding import OrderStatus
 from telefoni.cli import app
-from telefoni.demo import vault_from
-from telefoni.settings import get_settings
 from tests import factories
 from tests.cli import telefoni
 from tests.factories import Workplace
@@ -31,15 +28,6 @@ from tests.flows.onboarding_helpers import (
 )
 
 HEADER = "anstallningsnummer;behovskategori;modell;abonnemang;headset;data\n"
-
-
-@pytest.fixture
-def wp(flow_db: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workplace]:
-    monkeypatch.setenv("TELEFONI_APPROVAL_POLL_SECONDS", "1")
-    get_settings.cache_clear()
-    with Session(flow_db) as session, session.begin():
-        place = factories.workplace(session, vault_from(get_settings()))
-    yield place
 
 
 def api() -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, select
@@ -14,9 +13,7 @@ from models.audit import history
 from models.onboarding import OBJECT_TYPE, OrderStatus
 from models.outbox import OutboxMessage
 from models.register import Device, DirectoryEntry, Subscription, SubscriptionStatus
-from telefoni.demo import vault_from
 from telefoni.settings import get_settings
-from tests import factories
 from tests.cli import telefoni
 from tests.factories import Workplace
 from tests.flows.onboarding_helpers import (
@@ -38,15 +35,6 @@ STORY = [
     "onboarding.registered",
     "onboarding.notified",
 ]
-
-
-@pytest.fixture
-def wp(flow_db: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workplace]:
-    monkeypatch.setenv("TELEFONI_APPROVAL_POLL_SECONDS", "1")
-    get_settings.cache_clear()
-    with Session(flow_db) as session, session.begin():
-        place = factories.workplace(session, vault_from(get_settings()))
-    yield place
 
 
 def story(engine: Engine, reference: str) -> list[str]:

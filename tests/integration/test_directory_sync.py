@@ -374,28 +374,34 @@ def test_an_entry_changed_behind_the_syncs_back_is_put_right(town: Town) -> None
     assert entry is not None and entry.title == title
 
 
+def end_a_personal_subscription(session: Session) -> tuple[int, str]:
+    """Terminate someone's active personal subscription: its id, and the owner's number."""
+    owner, subscription = session.execute(
+        select(Subscription.owner_id, Subscription.id)
+        .where(
+            Subscription.kind == SubscriptionKind.PERSONAL,
+            Subscription.status == SubscriptionStatus.ACTIVE,
+        )
+        .limit(1)
+    ).one()
+    session.execute(
+        update(Subscription)
+        .where(Subscription.id == subscription)
+        .values(status=SubscriptionStatus.TERMINATED)
+    )
+    number = session.scalar(select(Employee.employee_number).where(Employee.id == owner))
+    return subscription, str(number)
+
+
 def test_a_phone_number_that_ended_leaves_the_directory_entry(town: Town) -> None:
     with Session(town.engine) as session, session.begin():
-        owner, subscription = session.execute(
-            select(Subscription.owner_id, Subscription.id)
-            .where(
-                Subscription.kind == SubscriptionKind.PERSONAL,
-                Subscription.status == SubscriptionStatus.ACTIVE,
-            )
-            .limit(1)
-        ).one()
-        session.execute(
-            update(Subscription)
-            .where(Subscription.id == subscription)
-            .values(status=SubscriptionStatus.TERMINATED)
-        )
-        number = session.scalar(select(Employee.employee_number).where(Employee.id == owner))
+        _, number = end_a_personal_subscription(session)
 
     report = town.sync(town.write(town.export, "hr.csv"))
 
     assert report.changed == 1
     assert list(report.changes["fält"]) == ["telefonnummer"]
-    entry = town.entry(str(number))
+    entry = town.entry(number)
     assert entry is not None and entry.phone_number is None
 
 
@@ -409,19 +415,7 @@ def test_a_change_to_the_register_while_the_file_is_read_is_not_missed(
     def read_slowly() -> HrExport:
         time.sleep(1)  # the register has been read by now
         with Session(town.engine) as session, session.begin():
-            owner, subscription = session.execute(
-                select(Subscription.owner_id, Subscription.id)
-                .where(
-                    Subscription.kind == SubscriptionKind.PERSONAL,
-                    Subscription.status == SubscriptionStatus.ACTIVE,
-                )
-                .limit(1)
-            ).one()
-            session.execute(
-                update(Subscription)
-                .where(Subscription.id == subscription)
-                .values(status=SubscriptionStatus.TERMINATED)
-            )
+            subscription, number = end_a_personal_subscription(session)
             record(
                 session,
                 actor=Actor.person("it.admin"),
@@ -429,12 +423,10 @@ def test_a_change_to_the_register_while_the_file_is_read_is_not_missed(
                 object_type="subscription",
                 object_id=str(subscription),
             )
-            ended.append(
-                session.scalar(select(Employee.employee_number).where(Employee.id == owner))
-            )
+            ended.append(number)
         return read_hr_export(path)
 
-    ended: list[str | None] = []
+    ended: list[str] = []
     with caplog.at_level(logging.INFO, logger="tasks.directory_sync"):
         report = sync_directory(
             town.engine, read_slowly, vault=town.vault, options=SyncOptions(), today=TODAY
@@ -443,7 +435,7 @@ def test_a_change_to_the_register_while_the_file_is_read_is_not_missed(
     assert "Registret ändrades medan HR-exporten lästes" in caplog.text  # read again
     assert report.changed == 1
     assert list(report.changes["fält"]) == ["telefonnummer"]
-    entry = town.entry(str(ended[0]))
+    entry = town.entry(ended[0])
     assert entry is not None and entry.phone_number is None
 
 

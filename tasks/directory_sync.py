@@ -34,12 +34,10 @@ from sqlalchemy import (
     delete,
     func,
     insert,
-    literal,
     select,
     true,
     update,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, aliased
 
@@ -239,22 +237,20 @@ def _packed(people: Subquery, source: Session | Engine) -> Select[Any]:
     """`people` as one row of text: the count, "id,flags,digest,...", "length,..." and the
     employee numbers end to end, all three lists in the same order. The database builds it in
     one step, with nothing for Python to do per row meanwhile: read beside the HR file it is
-    ready when the file is (a row at a time, the two threads would take turns, row by row)."""
+    ready when the file is (a row at a time, the two threads would take turns, row by row).
+
+    The lists need no ORDER BY: one aggregate step feeds each row to every aggregate of the
+    query in turn (SQLite and PostgreSQL alike; PostgreSQL's parallel partial aggregates are
+    combined the same way), so the three lists are in the same order, whatever it is. (Each
+    ORDER BY would be a sort of a million rows, out of memory on a server's default work_mem.)
+    """
     c = people.c
     line = c.id.concat(",").concat(c.flags).concat(",").concat(c.digest)
     length: Any = func.length(c.number)
     bind = source.get_bind() if isinstance(source, Session) else source
+    joined: Any = func.group_concat
     if bind.dialect.name == "postgresql":
-
-        def joined(value: Any, separator: str) -> Any:
-            return func.string_agg(value, aggregate_order_by(literal(separator), c.id))
-
-        length = cast(length, String)
-    else:  # SQLite feeds each row to every aggregate of the query in turn: the same order
-
-        def joined(value: Any, separator: str) -> Any:
-            return func.group_concat(value, separator)
-
+        joined, length = func.string_agg, cast(length, String)
     return select(func.count(), joined(line, ","), joined(length, ","), joined(c.number, ""))
 
 

@@ -1317,7 +1317,7 @@ def validate(
 
     manager = text["chef_anstallningsnummer"]
     problems.add(
-        _unknown(manager, set(number.tolist()), known_employee_numbers),
+        _unknown(manager, known_employee_numbers, number),
         "chef_anstallningsnummer",
         Reason.UNKNOWN_MANAGER,
         _code_detail(
@@ -1379,26 +1379,50 @@ def _categories(values: np.ndarray) -> pd.arrays.IntegerArray:
     return pd.arrays.IntegerArray(numbers, empty)
 
 
-def _unknown(values: np.ndarray, *known: Collection[str]) -> np.ndarray:
-    """Rows whose value is not empty and in none of ``known`` (looked up once per value)."""
-    sets = [k if isinstance(k, set | frozenset | pd.Index) else set(k) for k in known]
-    missing = [v for v in pd.unique(values) if v != "" and not any(v in k for k in sets)]
-    if not missing:
+def _unknown(values: np.ndarray, *known: Collection[str] | np.ndarray) -> np.ndarray:
+    """Rows whose value is not empty and in none of ``known``, looked up once per distinct
+    value: in a unique pd.Index through the index's own hash table, in an array (a column of
+    the file) by one pass over it for the values still missing (none, as a rule), never a set
+    of a million values."""
+    missing = pd.unique(values)
+    missing = missing[missing != ""]
+    for k in known:
+        if not len(missing):
+            return np.zeros(len(values), dtype=bool)
+        if isinstance(k, pd.Index) and k.is_unique:
+            missing = missing[k.get_indexer(missing) < 0]
+        elif isinstance(k, np.ndarray):
+            there = pd.Series(k).isin(missing).to_numpy()
+            missing = missing[~pd.Series(missing).isin(k[there]).to_numpy()]
+        else:
+            known_set = k if isinstance(k, set | frozenset) else set(k)
+            missing = missing[[v not in known_set for v in missing]]
+    if not len(missing):
         return np.zeros(len(values), dtype=bool)
     return np.asarray(pd.Series(values).isin(missing).to_numpy(), dtype=bool)
 
 
 def _written_digits_key(texts: np.ndarray) -> np.ndarray:
     """:func:`_digits_key` for personnummer known to be valid and written with the century:
-    12 digits, or 13 characters with the separator before the last four."""
+    12 digits, or 13 characters with the separator before the last four. Each length's texts
+    end to end, as code points: no array of a million fixed-width strings."""
     key = np.zeros(len(texts), dtype=np.int64)
-    if not len(texts):
-        return key
-    points = np.asarray(texts, dtype="<U13").view(np.uint32).reshape(-1, 13).astype(np.int64)
-    thirteen = _lengths(texts) == 13
-    points[thirteen, 8:12] = points[thirteen, 9:13]
-    values = points[:, :12] - 48
-    return values @ (10 ** np.arange(11, -1, -1, dtype=np.int64))
+    lengths = _lengths(texts)
+    for width in (12, 13):
+        at = np.flatnonzero(lengths == width)
+        if len(at):
+            joined = "".join(texts[at].tolist()).encode("utf-32-le")
+            points = np.frombuffer(joined, dtype=np.uint32).reshape(len(at), width)
+            # Code points times places, in uint32 ("9" is 57: 57 × 11,111,111 fits), less the
+            # zeros' share: YYYYMMDD, then the last four.
+            date = (points[:, :8] @ _PLACES[:8]).astype(np.int64) - _ZEROS[0]
+            last = (points[:, -4:] @ _PLACES[8:]).astype(np.int64) - _ZEROS[1]
+            key[at] = date * 10_000 + last
+    return key
+
+
+_PLACES: Final = 10 ** np.array([7, 6, 5, 4, 3, 2, 1, 0, 3, 2, 1, 0], dtype=np.uint32)
+_ZEROS: Final = (48 * int(_PLACES[:8].sum()), 48 * int(_PLACES[8:].sum()))
 
 
 def _digits_key(digits: pd.Series) -> np.ndarray:

@@ -774,11 +774,14 @@ def test_every_row_sharing_a_number_is_quarantined() -> None:
     assert details == {"samma anställningsnummer på raderna 3, 7, 9"}
 
 
-def test_manager_may_be_in_the_register_or_in_a_quarantined_row() -> None:
+@pytest.mark.parametrize("register", [set, pd.Index], ids=["set", "index"])
+def test_manager_may_be_in_the_register_or_in_a_quarantined_row(register: Any) -> None:
     rows = make_corpus.people()
     rows[1]["chef_anstallningsnummer"] = "A777777"
     assert check(frame(rows)).quarantined_rows == {3}
-    assert check(frame(rows), known_employee_numbers={"A777777"}).quarantine.empty
+    known = register(["A777777", "A000001"])  # the sync passes its register as an index
+    assert check(frame(rows), known_employee_numbers=known).quarantine.empty
+    assert check(frame(rows), known_employee_numbers=register(["A000001"])).quarantined_rows == {3}
     rows = make_corpus.people()
     rows[0]["personnummer"] = "not a number"  # the manager's own row is quarantined …
     result = check(frame(rows))
@@ -872,6 +875,22 @@ def test_a_trusted_row_is_still_quarantined_for_what_lies_beyond_it() -> None:
         (4, "unknown_unit"),
     ]
     assert result.valid.empty and list(result.trusted) == []
+
+
+@pytest.mark.parametrize("written", ["with separator", "twelve digits"])
+def test_trusted_rows_share_a_personnummer_however_it_is_written(written: str) -> None:
+    rows = make_corpus.people()[:4]
+    rows[3]["personnummer"] = rows[1]["personnummer"]  # canonical: YYYYMMDD-NNNN
+    if written == "twelve digits":
+        rows[1]["personnummer"] = rows[1]["personnummer"].replace("-", "")
+    for row in rows:
+        row["chef_anstallningsnummer"] = ""
+    result = check(frame(rows), trusted=np.ones(4, dtype=bool))
+    assert set(zip(result.quarantine["row"], result.quarantine["reason"], strict=True)) == {
+        (3, "duplicate_personnummer"),
+        (5, "duplicate_personnummer"),
+    }
+    assert list(result.trusted) == [2, 4]
 
 
 def test_validate_50k_rows_is_fast() -> None:

@@ -271,8 +271,8 @@ def _frame(
         raw = body.iloc[:, header.position[name]].to_numpy(dtype=object)
         if strip:
             raw = np.fromiter(map(str.strip, raw), dtype=object, count=n)
-        columns[name] = pd.Series(raw, index=index, dtype="str")
-    return pd.DataFrame(columns, index=index)
+        columns[name] = pd.Series(raw, index=index, dtype="str", copy=False)
+    return pd.DataFrame(columns, index=index, copy=False)  # (each copy: a pass over them all)
 
 
 # --- text files

@@ -10,7 +10,6 @@ import importlib.util
 import math
 import pickle
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -893,7 +892,8 @@ def test_trusted_rows_share_a_personnummer_however_it_is_written(written: str) -
     assert list(result.trusted) == [2, 4]
 
 
-def test_validate_50k_rows_is_fast() -> None:
+def test_validate_50k_rows() -> None:
+    """Validation at size, whole columns at a time (its speed: bench/sync.py)."""
     n = 50_000
     base = frame(make_corpus.people()).iloc[[1]]  # one valid row, repeated
     rows = pd.DataFrame({c: np.repeat(base[c].to_numpy(dtype=object), n) for c in base.columns})
@@ -906,11 +906,9 @@ def test_validate_50k_rows_is_fast() -> None:
     rows["anvandarid"] = [f"u{i:07d}" for i in range(n)]
     rows["chef_anstallningsnummer"] = "E0000000"
     rows = rows.astype("str").set_axis(pd.Index(range(2, n + 2), name="row"))
-    start = time.perf_counter()
     result = check(rows)
-    elapsed = time.perf_counter() - start
     assert result.quarantine.empty and len(result.valid) == n
-    assert elapsed < 5.0  # about 0.3 s here; a regression to per-row Python would be far slower
+    assert list(result.valid["employee_number"]) == list(rows["anstallningsnummer"])
 
 
 # --------------------------------------------------------------------------- demo round trip

@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import logging
 import pickle
-import time
 import traceback
 from datetime import date
 from typing import Any
@@ -463,21 +462,17 @@ def test_generate_key() -> None:
 
 
 @pytest.mark.slow
-def test_vault_bulk_100k_is_fast() -> None:
+def test_vault_bulk_100k() -> None:
+    """The bulk calls at a town's size (their speed: bench/demo.py and bench/sync.py)."""
     first = date(1930, 1, 1).toordinal()
     ps = [
         make_personnummer(date.fromordinal(first + i // 20), 980 + i % 20) for i in range(100_000)
     ]
-    start = time.perf_counter()
     tokens = VAULT.encrypt_many(ps)
-    encrypt_s = time.perf_counter() - start
-    start = time.perf_counter()
     hashes = VAULT.lookup_hashes(ps)
-    hash_s = time.perf_counter() - start
     assert len(tokens) == len(hashes) == len(set(hashes)) == 100_000
+    assert hashes[:1000] == [VAULT.lookup_hash(p) for p in ps[:1000]]
     assert VAULT.decrypt_many(tokens[:1000]) == ps[:1000]
-    # Target is < 1 s each on one core; the bound is loose so a busy CI box won't flake.
-    assert encrypt_s < 5 and hash_s < 5
 
 
 # --- leaks ----------------------------------------------------------------------------

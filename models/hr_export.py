@@ -1397,7 +1397,7 @@ def _unknown(values: np.ndarray, *known: Collection[str] | np.ndarray) -> np.nda
     missing = missing[missing != ""]
     for k in known:
         if not len(missing):
-            return np.zeros(len(values), dtype=bool)
+            break
         if isinstance(k, pd.Index) and k.is_unique:
             missing = missing[k.get_indexer(missing) < 0]
         elif isinstance(k, np.ndarray):
@@ -1412,9 +1412,10 @@ def _unknown(values: np.ndarray, *known: Collection[str] | np.ndarray) -> np.nda
 
 
 def _written_digits_key(texts: np.ndarray) -> np.ndarray:
-    """:func:`_digits_key` for personnummer known to be valid and written with the century:
-    12 digits, or 13 characters with the separator before the last four. Each length's texts
-    end to end, as code points: no array of a million fixed-width strings."""
+    """Personnummer known to be valid and written with the century (12 digits, or 13
+    characters with the separator before the last four) as their 12 digits in an int64:
+    hashing ints beats hashing strings. Each length's texts end to end, as code points: no
+    array of a million fixed-width strings."""
     key = np.zeros(len(texts), dtype=np.int64)
     lengths = _lengths(texts)
     for width in (12, 13):
@@ -1435,13 +1436,10 @@ _ZEROS: Final = (48 * int(_PLACES[:8].sum()), 48 * int(_PLACES[8:].sum()))
 
 
 def _digits_key(digits: pd.Series) -> np.ndarray:
-    """The 12 digits as int64 (0 for no valid number): hashing ints beats hashing strings."""
+    """:func:`_written_digits_key` of validated digits (0 where there is no valid number)."""
     valid = digits.notna().to_numpy()
     key = np.zeros(len(digits), dtype=np.int64)
-    if valid.any():
-        points = np.asarray(digits[valid].to_numpy(dtype=object), dtype="<U12").view(np.uint32)
-        values = points.reshape(-1, 12).astype(np.int64) - 48
-        key[valid] = values @ (10 ** np.arange(11, -1, -1, dtype=np.int64))
+    key[valid] = _written_digits_key(digits[valid].to_numpy(dtype=object))
     return key
 
 

@@ -37,6 +37,9 @@ from the same register. The table gives the fastest run's times (what the
 code costs; a slower run also waited for whatever else the shared machine was doing) and the
 highest peak RSS of all runs; stderr lists every run.
 
+Below the table, each engine's targets, met or MISSED, with the figures they are judged on
+(and, beside the sync's growth from the smallest size to the largest, the floor's own).
+
 "s" is measured inside the process, from just before the file is read to just after the
 commit; "proc s" is the wall time of the whole process, imports and
 interpreter start-up included. "RSS MB" is the process's peak RSS, "base MB" its RSS once its
@@ -371,6 +374,45 @@ def line(r: dict[str, Any]) -> str:
     )
 
 
+#: The issue's targets: the sync at most this many times its floor (at the smallest size), peak
+#: RSS at the largest size at most this many MB, and the largest size's time at most this many
+#: times the smallest's, per ten times the employees.
+MAX_SYNC_OVER_FLOOR, MAX_PEAK_MB, MAX_SCALE_PER_TENFOLD = 2.0, 2000, 11.0
+
+
+def targets(results: list[dict[str, Any]]) -> list[str]:
+    """Each engine's targets, met or missed, with the figures they are judged on (the floor's
+    own growth beside the sync's, for comparison)."""
+    out = []
+    for kind in dict.fromkeys(r["kind"] for r in results):
+        mine = sorted((r for r in results if r["kind"] == kind), key=lambda r: r["employees"])
+        small, large = mine[0], mine[-1]
+
+        def verdict(ok: bool) -> str:
+            return "met" if ok else "MISSED"
+
+        ratio = small["sync"]["s"] / small["floor"]["s"]
+        out.append(
+            f"{kind:<11}{small['employees']:>10}  sync/floor {ratio:.2f}"
+            f" (≤ {MAX_SYNC_OVER_FLOOR:g}): {verdict(ratio <= MAX_SYNC_OVER_FLOOR)}"
+        )
+        if large is small:
+            continue
+        peak = float(large["sync"]["peak_mb"])
+        out.append(
+            f"{kind:<11}{large['employees']:>10}  sync peak RSS {peak:.0f} MB"
+            f" (≤ {MAX_PEAK_MB}): {verdict(peak <= MAX_PEAK_MB)}"
+        )
+        allowed = MAX_SCALE_PER_TENFOLD * large["employees"] / small["employees"] / 10
+        grew = large["sync"]["s"] / small["sync"]["s"]
+        floor_grew = large["floor"]["s"] / small["floor"]["s"]
+        out.append(
+            f"{kind:<11}{large['employees']:>10}  sync time {grew:.2f}× the {small['employees']}"
+            f" time (≤ {allowed:g}×): {verdict(grew <= allowed)}; the floor grew {floor_grew:.2f}×"
+        )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--employees", type=int, nargs="+", default=[100_000])
@@ -400,6 +442,9 @@ def main() -> None:
     print("-" * len(HEADER))
     for r in results:
         print(line(r))
+    print()
+    for verdict in targets(results):
+        print(verdict)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ from datetime import date, datetime, time
 from enum import StrEnum
 from itertools import repeat
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -41,11 +41,13 @@ __all__ = [
     "MAX_LENGTH",
     "REASON_TEXT",
     "REQUIRED_FIELDS",
+    "Distinct",
     "HrExport",
     "HrFileError",
     "HrFileIncomplete",
     "Reason",
     "Validated",
+    "distinct_values",
     "no_gc",
     "read_hr_export",
     "row_digests",
@@ -863,7 +865,30 @@ _REPEATING: Final = frozenset(HR_EXPORT_COLUMNS) - {
 _DIGEST_MULTIPLIER: Final = np.uint64(0x100000001B3)
 
 
-def row_digests(rows: pd.DataFrame, key: bytes) -> np.ndarray:
+class Distinct(NamedTuple):
+    """A column's distinct values and, per row, the position of its value among them (what
+    ``pd.factorize`` gives; every code >= 0, the columns being text with "" for missing)."""
+
+    codes: np.ndarray
+    values: np.ndarray
+
+
+#: Columns whose distinct values both the digests (each hashed once) and the validation (each
+#: looked up once) need: found once (:func:`distinct_values`), a pass over a million strings
+#: fewer each.
+SHARED_DISTINCT: Final = ("organisationsenhet", "kostnadsstalle", "chef_anstallningsnummer")
+
+
+def distinct_values(
+    rows: pd.DataFrame, columns: Collection[str] = SHARED_DISTINCT
+) -> dict[str, Distinct]:
+    """:class:`Distinct` of each of ``columns`` of ``rows``."""
+    return {c: Distinct(*pd.factorize(_text_column(rows[c]))) for c in columns}
+
+
+def row_digests(
+    rows: pd.DataFrame, key: bytes, distinct: Mapping[str, Distinct] | None = None
+) -> np.ndarray:
     """A keyed 64-bit digest of each row's values (:data:`HR_EXPORT_COLUMNS` as read), int64.
 
     Rows with the same values get the same digest, whatever file they came from (CSV or XLSX,
@@ -871,20 +896,26 @@ def row_digests(rows: pd.DataFrame, key: bytes) -> np.ndarray:
     changes it (but for one chance in 2**64). SipHash-2-4 of every value under a key derived
     from ``key`` (kept secret: the digest covers the personnummer, and without the key nobody
     can test a guessed number against a stored digest), combined in column order.
+
+    ``distinct``: :func:`distinct_values` of some columns, if already found (the digests are
+    the same; those columns' distinct values are hashed, not found again).
     """
     if len(key) < 16:
         raise ValueError("the digest key must be at least 16 bytes")
     # pandas takes a 16-character key: 12 bytes of key material, base64.
     hash_key = base64.b64encode(hashlib.sha256(b"telefoni/hr-row/v1" + key).digest()[:12])
+    found = distinct or {}
     digest = np.zeros(len(rows), dtype=np.uint64)
     for column in HR_EXPORT_COLUMNS:
-        values = hash_array(
-            _text_column(rows[column]),
-            encoding="utf8",
-            hash_key=hash_key.decode("ascii"),
-            categorize=column in _REPEATING,
-        )
-        digest = digest * _DIGEST_MULTIPLIER ^ values
+        kwargs: dict[str, Any] = {"encoding": "utf8", "hash_key": hash_key.decode("ascii")}
+        if column in found:  # what categorize=True does, with the values found already
+            codes, values = found[column]
+            hashed = hash_array(values, categorize=False, **kwargs).take(codes)
+        else:
+            hashed = hash_array(
+                _text_column(rows[column]), categorize=column in _REPEATING, **kwargs
+            )
+        digest = digest * _DIGEST_MULTIPLIER ^ hashed
     return digest.view(np.int64)
 
 
@@ -1184,6 +1215,7 @@ def validate(
     today: date,
     trusted: np.ndarray | None = None,
     number_keys: np.ndarray | None = None,
+    distinct: Mapping[str, Distinct] | None = None,
 ) -> Validated:
     """Check every row of an HR export (as :attr:`HrExport.rows`) over whole columns.
 
@@ -1203,11 +1235,15 @@ def validate(
     duplicates: rows with the same key >= 0 have the same number, and a number with key -1
     has no other key (say, its position in an index of known numbers, -1 for unknown ones).
     Integers are counted; a million strings would be hashed.
+
+    ``distinct``: :func:`distinct_values` of some columns, if already found (the units, cost
+    centres and managers are looked up once per distinct value; those need not be found again).
     """
     absent = [c for c in HR_EXPORT_COLUMNS if c not in rows.columns]
     if absent:
         raise ValueError(f"rows lack columns: {', '.join(absent)}")
     n = len(rows)
+    found = distinct or {}
     line = np.asarray(rows.index, dtype=np.int64)
     own = np.ones(n, dtype=bool) if trusted is None else ~np.asarray(trusted, dtype=bool)
     every_row = bool(own.all())
@@ -1304,7 +1340,7 @@ def validate(
         ("kostnadsstalle", known_cost_centres, Reason.UNKNOWN_COST_CENTRE, "kostnadsstället"),
     ):
         values = text[column]
-        unknown = _unknown(values, known)
+        unknown = _unknown(values, known, distinct=found.get(column))
         problems.add(
             unknown,
             column,
@@ -1326,7 +1362,9 @@ def validate(
 
     manager = text["chef_anstallningsnummer"]
     problems.add(
-        _unknown(manager, known_employee_numbers, number),
+        _unknown(
+            manager, known_employee_numbers, number, distinct=found.get("chef_anstallningsnummer")
+        ),
         "chef_anstallningsnummer",
         Reason.UNKNOWN_MANAGER,
         _code_detail(
@@ -1388,27 +1426,31 @@ def _categories(values: np.ndarray) -> pd.arrays.IntegerArray:
     return pd.arrays.IntegerArray(numbers, empty)
 
 
-def _unknown(values: np.ndarray, *known: Collection[str] | np.ndarray) -> np.ndarray:
+def _unknown(
+    values: np.ndarray, *known: Collection[str] | np.ndarray, distinct: Distinct | None = None
+) -> np.ndarray:
     """Rows whose value is not empty and in none of ``known``, looked up once per distinct
-    value: in a unique pd.Index through the index's own hash table, in an array (a column of
-    the file) by one pass over it for the values still missing (none, as a rule), never a set
-    of a million values."""
-    missing = pd.unique(values)
-    missing = missing[missing != ""]
+    value (``distinct``: the values', if found already): in a unique pd.Index through the
+    index's own hash table, in an array (a column of the file) by one pass over it for the
+    values still missing (none, as a rule), never a set of a million values."""
+    codes, uniques = distinct if distinct is not None else pd.factorize(values)
+    missing = uniques != ""
     for k in known:
-        if not len(missing):
+        at = np.flatnonzero(missing)
+        if not len(at):
             break
+        candidates = uniques[at]
         if isinstance(k, pd.Index) and k.is_unique:
-            missing = missing[k.get_indexer(missing) < 0]
+            missing[at] = k.get_indexer(candidates) < 0
         elif isinstance(k, np.ndarray):
-            there = pd.Series(k).isin(missing).to_numpy()
-            missing = missing[~pd.Series(missing).isin(k[there]).to_numpy()]
+            there = pd.Series(k).isin(candidates).to_numpy()
+            missing[at] = ~pd.Series(candidates).isin(k[there]).to_numpy()
         else:
             known_set = k if isinstance(k, set | frozenset) else set(k)
-            missing = missing[[v not in known_set for v in missing]]
-    if not len(missing):
+            missing[at] = [v not in known_set for v in candidates]
+    if not missing.any():
         return np.zeros(len(values), dtype=bool)
-    return np.asarray(pd.Series(values).isin(missing).to_numpy(), dtype=bool)
+    return np.asarray(missing[codes], dtype=bool)
 
 
 def _written_digits_key(texts: np.ndarray) -> np.ndarray:

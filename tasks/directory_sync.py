@@ -63,6 +63,7 @@ from models.hr_export import (
     HrExport,
     HrFileIncomplete,
     Validated,
+    distinct_values,
     no_gc,
     read_hr_export,
     row_digests,
@@ -473,7 +474,8 @@ def _sync(
     the XLSX)."""
     units, cost_centres = _codes(session, OrgUnit), _codes(session, CostCentre)
     rows = export.rows
-    digests = pd.Series(row_digests(rows, hr_digest_key(vault)), index=rows.index)
+    distinct = distinct_values(rows)  # for the digests and the validation both
+    digests = pd.Series(row_digests(rows, hr_digest_key(vault), distinct), index=rows.index)
     people = _people(session, early)
     register = pd.Index(people["employee_number"].to_numpy())
     person = register.get_indexer(rows["anstallningsnummer"].to_numpy(object))
@@ -497,6 +499,7 @@ def _sync(
         today=today,
         trusted=maybe_unchanged,
         number_keys=person,
+        distinct=distinct,
     )
     valid = checked.valid  # the rows to compare in full; the trusted ones match the register
     hashes = pd.Series(

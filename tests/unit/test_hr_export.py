@@ -28,11 +28,13 @@ from models.hr_export import (
     HR_EXPORT_COLUMNS,
     REASON_TEXT,
     REQUIRED_FIELDS,
+    SHARED_DISTINCT,
     HrExport,
     HrFileError,
     HrFileIncomplete,
     Reason,
     Validated,
+    distinct_values,
     read_hr_export,
     row_digests,
     validate,
@@ -672,6 +674,14 @@ def test_values_moved_between_columns_change_the_digest() -> None:
     assert not (row_digests(rows, KEY) == row_digests(swapped, KEY)).any()
 
 
+@pytest.mark.parametrize("columns", [SHARED_DISTINCT, HR_EXPORT_COLUMNS], ids=["shared", "all"])
+def test_distinct_values_found_once_give_the_same_digests(columns: tuple[str, ...]) -> None:
+    rows = read("unknown_unit.csv").rows  # repeated units and managers, one unknown of each
+    found = distinct_values(rows, columns)
+    assert len(found["organisationsenhet"].values) < len(rows)
+    assert row_digests(rows, KEY, found).tolist() == row_digests(rows, KEY).tolist()
+
+
 def test_the_digest_needs_the_key() -> None:
     rows = read("valid_utf8.csv").rows
     other = row_digests(rows, bytes(range(1, 33)))
@@ -785,6 +795,19 @@ def test_manager_may_be_in_the_register_or_in_a_quarantined_row(register: Any) -
     rows[0]["personnummer"] = "not a number"  # the manager's own row is quarantined …
     result = check(frame(rows))
     assert result.quarantined_rows == {2}  # … but the people reporting to it are not
+
+
+READABLE = [name for name, (_, o) in CORPUS.items() if not isinstance(o, Error | Incomplete)]
+
+
+@pytest.mark.parametrize("name", READABLE)
+def test_distinct_values_found_once_give_the_same_validation(name: str) -> None:
+    rows = read(name).rows
+    known = pd.Index(["A000001", "A777777"])  # the sync's register, as an index
+    alone = check(rows, known_employee_numbers=known)
+    shared = check(rows, known_employee_numbers=known, distinct=distinct_values(rows))
+    pd.testing.assert_frame_equal(shared.quarantine, alone.quarantine)
+    pd.testing.assert_frame_equal(shared.valid, alone.valid)
 
 
 def test_unit_codes_are_shown_only_when_they_look_like_codes() -> None:

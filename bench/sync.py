@@ -380,6 +380,10 @@ def line(r: dict[str, Any]) -> str:
 MAX_SYNC_OVER_FLOOR, MAX_PEAK_MB, MAX_SCALE_PER_TENFOLD = 2.0, 2000, 11.0
 
 
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
 def targets(results: list[dict[str, Any]]) -> list[str]:
     """Each engine's targets, met or missed, with the figures they are judged on (the floor's
     own growth beside the sync's, for comparison)."""
@@ -387,10 +391,6 @@ def targets(results: list[dict[str, Any]]) -> list[str]:
     for kind in dict.fromkeys(r["kind"] for r in results):
         mine = sorted((r for r in results if r["kind"] == kind), key=lambda r: r["employees"])
         small, large = mine[0], mine[-1]
-
-        def verdict(ok: bool) -> str:
-            return "met" if ok else "MISSED"
-
         ratio = small["sync"]["s"] / small["floor"]["s"]
         out.append(
             f"{kind:<11}{small['employees']:>10}  sync/floor {ratio:.2f}"
@@ -443,8 +443,8 @@ def main() -> None:
     for r in results:
         print(line(r))
     print()
-    for verdict in targets(results):
-        print(verdict)
+    for target in targets(results):
+        print(target)
 
 
 if __name__ == "__main__":

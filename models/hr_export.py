@@ -904,17 +904,17 @@ def row_digests(
         raise ValueError("the digest key must be at least 16 bytes")
     # pandas takes a 16-character key: 12 bytes of key material, base64.
     hash_key = base64.b64encode(hashlib.sha256(b"telefoni/hr-row/v1" + key).digest()[:12])
-    found = distinct or {}
+    key_text = hash_key.decode("ascii")
+    given = distinct or {}
     digest = np.zeros(len(rows), dtype=np.uint64)
     for column in HR_EXPORT_COLUMNS:
-        kwargs: dict[str, Any] = {"encoding": "utf8", "hash_key": hash_key.decode("ascii")}
-        if column in found:  # what categorize=True does, with the values found already
-            codes, values = found[column]
-            hashed = hash_array(values, categorize=False, **kwargs).take(codes)
-        else:
-            hashed = hash_array(
-                _text_column(rows[column]), categorize=column in _REPEATING, **kwargs
-            )
+        found = given.get(column)
+        if found is None and column in _REPEATING:
+            found = distinct_values(rows, (column,))[column]
+        if found is None:
+            hashed = hash_array(_text_column(rows[column]), hash_key=key_text, categorize=False)
+        else:  # each distinct value hashed once, then spread over its rows
+            hashed = hash_array(found.values, hash_key=key_text, categorize=False)[found.codes]
         digest = digest * _DIGEST_MULTIPLIER ^ hashed
     return digest.view(np.int64)
 

@@ -30,15 +30,18 @@ Then, each in a process of its own so that its peak RSS (getrusage ru_maxrss) is
   call it, so the register is read while the file is (default SyncOptions, the load's vault,
   today=TODAY), committed; its counts must be changed == the rows modified and leavers == 0.
 
-Floor and sync each run --runs times (default 3), by turns, each run on a fresh copy of the
-loaded database (SQLite: a copy of the file; PostgreSQL: CREATE DATABASE ... TEMPLATE, then
-pg_prewarm of its tables and indexes, as a register in use is cached), so that every run starts
-from the same register. The table gives the fastest run's times (what the
-code costs; a slower run also waited for whatever else the shared machine was doing) and the
-highest peak RSS of all runs; stderr lists every run.
+Every size of an engine is loaded first; then floor and sync each run --runs times (default
+3) in rounds, each round a floor and a sync at every size in turn (a shared machine's speed
+drifts over minutes: the sizes compared are measured side by side, not one after the other).
+Each run is on a fresh copy of the loaded database (SQLite: a copy of the file; PostgreSQL:
+CREATE DATABASE ... TEMPLATE, then pg_prewarm of its tables and indexes, as a register in use
+is cached), so that every run starts from the same register. The table gives the fastest run's
+times (what the code costs; a slower run also waited for whatever else the shared machine was
+doing) and the highest peak RSS of all runs; stderr lists every run.
 
 Below the table, each engine's targets, met or MISSED, with the figures they are judged on
-(and, beside the sync's growth from the smallest size to the largest, the floor's own).
+(and, beside the sync's growth from the smallest size to the largest, the floor's own; then
+that growth round by round, its median and range: how far the machine's noise moves it).
 
 "s" is measured inside the process, from just before the file is read to just after the
 commit; "proc s" is the wall time of the whole process, imports and
@@ -55,6 +58,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -260,35 +264,69 @@ def _child(*args: str) -> tuple[dict[str, Any], float]:
     return json.loads(proc.stdout.strip().splitlines()[-1]), wall
 
 
-def bench(kind: str, employees: int, share: float, runs: int) -> dict[str, Any]:
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        fresh_database(kind, Path(tmp), prefix="telefoni_bench") as url,
-    ):
-        prepared, _ = _child("setup", url, tmp, str(employees), str(share))
-        print(
-            f"# {kind} {employees}: setup {prepared['setup_s']:.1f} s, "
-            f"export {prepared['file_mb']:.1f} MB, {prepared['n_changed']} rows changed",
-            file=sys.stderr,
-            flush=True,
-        )
-        imports, imports_wall = _child("imports")
-        floors, syncs = [], []
-        for run in range(1, runs + 1):  # floor and sync by turns, each on a copy of the load
-            with database_copy(url, Path(tmp)) as copy:
-                _prewarm(copy)
-                floors.append(
-                    _child("floor", copy, str(prepared["path"]), str(prepared["changes"]))
-                )
-            with database_copy(url, Path(tmp)) as copy:
-                _prewarm(copy)
-                syncs.append(_child("sync", copy, str(prepared["path"])))
+def bench(kind: str, sizes: list[int], share: float, runs: int) -> list[dict[str, Any]]:
+    """Every size of one engine: all loaded first, then the runs by rounds, each round a floor
+    and a sync at every size in turn (a shared machine's speed drifts over minutes: measured
+    side by side, the sizes' times are compared under the same conditions)."""
+    with ExitStack() as stack:
+        prepared: dict[int, tuple[str, Path, dict[str, Any]]] = {}
+        for employees in sizes:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            url = stack.enter_context(fresh_database(kind, tmp, prefix="telefoni_bench"))
+            setup_result, _ = _child("setup", url, str(tmp), str(employees), str(share))
+            prepared[employees] = (url, tmp, setup_result)
             print(
-                f"# {kind} {employees} run {run}: floor {floors[-1][0]['s']:.2f} s, "
-                f"sync {syncs[-1][0]['s']:.2f} s",
+                f"# {kind} {employees}: setup {setup_result['setup_s']:.1f} s, export "
+                f"{setup_result['file_mb']:.1f} MB, {setup_result['n_changed']} rows changed",
                 file=sys.stderr,
                 flush=True,
             )
+        imports, imports_wall = _child("imports")
+        floors: dict[int, list[tuple[dict[str, Any], float]]] = {n: [] for n in sizes}
+        syncs: dict[int, list[tuple[dict[str, Any], float]]] = {n: [] for n in sizes}
+        for run in range(1, runs + 1):
+            for employees, (url, tmp, setup_result) in prepared.items():
+                # Floor and sync by turns, each on a fresh copy of the load.
+                with database_copy(url, tmp) as copy:
+                    _prewarm(copy)
+                    floors[employees].append(
+                        _child("floor", copy, setup_result["path"], setup_result["changes"])
+                    )
+                with database_copy(url, tmp) as copy:
+                    _prewarm(copy)
+                    syncs[employees].append(_child("sync", copy, setup_result["path"]))
+                print(
+                    f"# {kind} {employees} run {run}: floor {floors[employees][-1][0]['s']:.2f}"
+                    f" s, sync {syncs[employees][-1][0]['s']:.2f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    return [
+        _summary(
+            kind,
+            employees,
+            runs,
+            prepared[employees][2],
+            imports,
+            imports_wall,
+            floors[employees],
+            syncs[employees],
+        )
+        for employees in sizes
+    ]
+
+
+def _summary(
+    kind: str,
+    employees: int,
+    runs: int,
+    prepared: dict[str, Any],
+    imports: dict[str, Any],
+    imports_wall: float,
+    floors: list[tuple[dict[str, Any], float]],
+    syncs: list[tuple[dict[str, Any], float]],
+) -> dict[str, Any]:
+    """One size's line: the fastest floor and sync, the highest peak RSS of all runs."""
     (floor, floor_wall), (sync, sync_wall) = _fastest(floors), _fastest(syncs)
     floor["peak_mb"] = max(r["peak_mb"] for r, _ in floors)
     floor["hwm_mb"] = max(r["hwm_mb"] for r, _ in floors)
@@ -324,6 +362,7 @@ def bench(kind: str, employees: int, share: float, runs: int) -> dict[str, Any]:
         "floor_wall": floor_wall,
         "sync": sync,
         "sync_wall": sync_wall,
+        "sync_runs": [float(r["s"]) for r, _ in syncs],  # in round order
     }
 
 
@@ -410,6 +449,11 @@ def targets(results: list[dict[str, Any]]) -> list[str]:
             f"{kind:<11}{large['employees']:>10}  sync time {grew:.2f}× the {small['employees']}"
             f" time (≤ {allowed:g}×): {verdict(grew <= allowed)}; the floor grew {floor_grew:.2f}×"
         )
+        rounds = sorted(a / b for a, b in zip(large["sync_runs"], small["sync_runs"], strict=True))
+        out.append(
+            f"{kind:<11}{large['employees']:>10}  (round by round: {rounds[len(rounds) // 2]:.2f}×"
+            f" median, {rounds[0]:.2f}–{rounds[-1]:.2f}×)"
+        )
     return out
 
 
@@ -435,9 +479,9 @@ def main() -> None:
     kinds = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
     results = []
     for kind in kinds:
-        for employees in args.employees:
-            results.append(bench(kind, employees, args.changed, args.runs))
-            print(f"# {line(results[-1])}", file=sys.stderr, flush=True)
+        for result in bench(kind, sorted(set(args.employees)), args.changed, args.runs):
+            results.append(result)
+            print(f"# {line(result)}", file=sys.stderr, flush=True)
     print(HEADER)
     print("-" * len(HEADER))
     for r in results:

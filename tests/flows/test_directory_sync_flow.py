@@ -35,9 +35,7 @@ def hr_file(flow_db: Engine, tmp_path: Path) -> Path:
 def artifacts_of(flow_run_id: object) -> dict[str, str]:
     with get_client(sync_client=True) as client:
         found = client.read_artifacts(
-            artifact_filter=ArtifactFilter(
-                flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])  # type: ignore[list-item]
-            )
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
         )
     return {str(a.key): str(a.data) for a in found}
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL
@@ -97,6 +98,7 @@ def test_served_run_waits_through_a_restart_and_completes(flow_db: Engine, wp: W
             parameters={"order": order_for(wp).model_dump(mode="json")},
             timeout=0,
         )
+        assert isinstance(started, FlowRun)
         run_id = str(started.id)
         wait_for_pause(flow_db, OrderStatus.AWAITING_APPROVAL, timeout=180)
         assert read_run(run_id).state.name == "Suspended"  # type: ignore[union-attr]

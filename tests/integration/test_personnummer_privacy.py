@@ -130,8 +130,8 @@ def test_canary_appears_nowhere(
         errors.append(exc)
 
     assert len(errors) == 5, "every failure path was taken"
-    for exc in errors:
-        assert_no_canary(f"{type(exc).__name__}", "".join(traceback.format_exception(exc)))
+    for error in errors:
+        assert_no_canary(f"{type(error).__name__}", "".join(traceback.format_exception(error)))
     assert "INSERT INTO employee" in caplog.text  # the SQL log was really captured
     assert_no_canary("the captured log", caplog.text)
 

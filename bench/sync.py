@@ -302,17 +302,8 @@ def bench(kind: str, sizes: list[int], share: float, runs: int) -> list[dict[str
                     flush=True,
                 )
     return [
-        _summary(
-            kind,
-            employees,
-            runs,
-            prepared[employees][2],
-            imports,
-            imports_wall,
-            floors[employees],
-            syncs[employees],
-        )
-        for employees in sizes
+        _summary(kind, n, runs, setup_result, imports, imports_wall, floors[n], syncs[n])
+        for n, (_, _, setup_result) in prepared.items()
     ]
 
 

@@ -18,14 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from telefoni.scratch import fresh_database
+from tests.scratch import fresh_database
 
 
 def run_one(kind: str, size: int) -> dict[str, float]:
     """One measurement, in this process."""
     from models.personnummer import PersonnummerVault
-    from telefoni import demo, migrate
-    from telefoni.db import make_engine, session_factory
+    from telefoni import demo
+    from telefoni.core import migrate
+    from telefoni.core.db import make_engine, session_factory
 
     vault = PersonnummerVault(
         encryption_key=secrets.token_bytes(32), lookup_key=secrets.token_bytes(32)

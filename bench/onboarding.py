@@ -73,7 +73,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from telefoni.scratch import fresh_database
+from tests.scratch import fresh_database
 
 HOST = "127.0.0.1"
 BATCH_NAME = "Skolstart bench"
@@ -227,8 +227,8 @@ def fill(url: str, orders: int) -> None:
 
     from models.personnummer import PersonnummerVault, make_personnummer
     from models.register import CostCentre, Employee, OrgUnit, PhoneModel, SubscriptionOption
-    from telefoni import migrate
-    from telefoni.db import make_engine
+    from telefoni.core import migrate
+    from telefoni.core.db import make_engine
 
     vault = PersonnummerVault(
         encryption_key=secrets.token_bytes(32), lookup_key=secrets.token_bytes(32)
@@ -364,8 +364,8 @@ def run_one(
     from flows.onboarding import onboarding_batch
     from models.onboarding import OnboardingOrder, OrderStatus
     from models.onboarding_forms import OrderRequest
-    from telefoni.db import get_engine, make_engine
-    from telefoni.settings import get_settings
+    from telefoni.core.db import get_engine, make_engine
+    from telefoni.core.settings import get_settings
 
     get_settings.cache_clear()
     assert get_settings().operator_gateway == "http"

@@ -28,7 +28,7 @@ from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import Any
 
-from telefoni import scratch
+from tests import scratch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -178,8 +178,8 @@ def main() -> None:
     from models.outbox import RetryPolicy
     from tasks.mail import SmtpTransport
     from tasks.outbox import relay_outbox
-    from telefoni import migrate
-    from telefoni.db import make_engine
+    from telefoni.core import migrate
+    from telefoni.core.db import make_engine
 
     relay_times: list[float] = []
     bare_times: list[float] = []

@@ -65,7 +65,7 @@ from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from telefoni.scratch import database_copy, fresh_database
+from tests.scratch import database_copy, fresh_database
 
 if TYPE_CHECKING:
     from models.personnummer import PersonnummerVault
@@ -113,8 +113,9 @@ def setup(url: str, folder: str, employees: str, share: str) -> dict[str, object
     """Load the town, write its export with `share` of the titles changed; what the runs need."""
     import numpy as np
 
-    from telefoni import demo, migrate
-    from telefoni.db import make_engine, session_factory
+    from telefoni import demo
+    from telefoni.core import migrate
+    from telefoni.core.db import make_engine, session_factory
 
     folder_path, size = Path(folder), int(employees)
     engine = make_engine(url)
@@ -176,7 +177,7 @@ def run_imports() -> dict[str, float]:
 def run_floor(url: str, path: str, changes_file: str) -> dict[str, float]:
     import pandas as pd
 
-    from telefoni.db import make_engine
+    from telefoni.core.db import make_engine
 
     engine = make_engine(url)
     changes = json.loads(Path(changes_file).read_text())
@@ -191,7 +192,7 @@ def run_floor(url: str, path: str, changes_file: str) -> dict[str, float]:
         directory = cursor.fetchall()
         titles = frame["titel"].iloc[changes["rows"]].tolist()
         params = list(zip(titles, changes["entry_ids"], strict=True))
-        if engine.dialect.name == "sqlite":  # autocommit driver (telefoni.db): begin ourselves
+        if engine.dialect.name == "sqlite":  # autocommit driver (telefoni.core.db): begin ourselves
             cursor.execute("BEGIN")
             cursor.executemany("UPDATE directory_entry SET title = ? WHERE id = ?", params)
         else:
@@ -220,7 +221,7 @@ def run_floor(url: str, path: str, changes_file: str) -> dict[str, float]:
 def run_sync(url: str, path: str) -> dict[str, object]:
     from models.hr_export import read_hr_export
     from tasks.directory_sync import SyncOptions, sync_directory
-    from telefoni.db import make_engine
+    from telefoni.core.db import make_engine
 
     engine = make_engine(url)
     vault = _vault()

@@ -15,7 +15,7 @@ from models.directory_sync import BrakeLimits, SyncStatus
 from models.hr_export import HrExport
 from models.outbox import Sender
 from tasks.directory_sync import SyncOptions, SyncReport, read_export, sync_directory
-from telefoni.settings import Settings, get_settings
+from telefoni.core.settings import Settings, get_settings
 
 ARTIFACT_ROWS = 500
 
@@ -57,8 +57,8 @@ def run_sync(
 ) -> SyncReport:
     """The sync itself, outside Prefect too (the CLI uses it). ``export``: the export, or how
     to read it (then the register is read meanwhile)."""
-    from telefoni.db import get_engine
-    from telefoni.demo import vault_from
+    from telefoni.core.db import get_engine
+    from telefoni.core.vault import vault_from
 
     now = today or datetime.now(settings.tz)
     return sync_directory(

@@ -32,7 +32,7 @@ from tasks.onboarding import (
     record_delivery_task,
     register_task,
 )
-from telefoni.settings import get_settings
+from telefoni.core.settings import get_settings
 
 Form = TypeVar("Form", bound=RunInput)
 

@@ -81,7 +81,7 @@ from models.register import (
     SubscriptionStatus,
 )
 from models.sync_report import XLSX_TYPE, changes_workbook, summary_context
-from telefoni.locks import exclusive_run
+from telefoni.core.locks import exclusive_run
 
 log = logging.getLogger(__name__)
 LOCK_NAME = "directory-sync"

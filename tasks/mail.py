@@ -14,7 +14,7 @@ from typing import Protocol
 from emails.backend.smtp.backend import SMTPBackend
 from emails.backend.smtp.exceptions import SMTPConnectNetworkError
 
-from telefoni.settings import Settings
+from telefoni.core.settings import Settings
 
 
 class MailServerUnavailable(ConnectionError):

@@ -68,7 +68,7 @@ from tasks.operator import (
     gateway_from,
     retry_on_transient,
 )
-from telefoni.settings import Settings
+from telefoni.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -1233,8 +1233,8 @@ def context_from(settings: Settings, flow_run_id: str | None) -> Context:
 def _current() -> tuple[Engine, Context, Settings]:
     from prefect.runtime import flow_run
 
-    from telefoni.db import get_engine
-    from telefoni.settings import get_settings
+    from telefoni.core.db import get_engine
+    from telefoni.core.settings import get_settings
 
     settings = get_settings()
     run_id = str(flow_run.id) if flow_run.id else None

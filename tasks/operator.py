@@ -37,7 +37,7 @@ from models.ordering import (
     order_mail_context,
 )
 from models.outbox import OutboxMessage, Sender, enqueue
-from telefoni.settings import Settings, SettingsError
+from telefoni.core.settings import Settings, SettingsError
 
 MAX_REASON = 300  # characters of the operator's own explanation kept in an error
 

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 from models.base import utcnow
 from models.outbox import OutboxMessage, OutboxStatus, RetryPolicy
 from tasks.mail import MailServerUnavailable, MailTransport, Outcome, OutgoingMail, SendResult
-from telefoni.locks import exclusive_run
+from telefoni.core.locks import exclusive_run
+from telefoni.core.settings import Settings
 
 LOCK_NAME = "outbox-relay"
 
@@ -160,16 +161,27 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
     cache_policy=NO_CACHE,  # a side effect: never skipped for a cached result
     persist_result=False,
 )
+def relay_policy(settings: Settings) -> RetryPolicy:
+    """The relay's retry policy from the settings."""
+    return RetryPolicy(
+        max_attempts=settings.relay_max_attempts,
+        base_seconds=settings.relay_backoff_seconds,
+        factor=settings.relay_backoff_factor,
+        max_seconds=settings.relay_backoff_max_seconds,
+        jitter=settings.relay_jitter,
+    )
+
+
 def send_outbox(batch_size: int = 500) -> RelayReport:
     """Relay the outbox with the configured transport and retry policy."""
     from tasks.mail import transport_from
-    from telefoni.db import get_engine
-    from telefoni.settings import get_settings
+    from telefoni.core.db import get_engine
+    from telefoni.core.settings import get_settings
 
     settings = get_settings()
     return relay_outbox(
         get_engine(settings.database_url),
         transport_from(settings),
-        policy=settings.relay_policy(),
+        policy=relay_policy(settings),
         batch_size=batch_size,
     )

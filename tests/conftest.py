@@ -1,6 +1,6 @@
 """Shared fixtures: every database test runs on SQLite and on a real PostgreSQL.
 
-PostgreSQL comes from TELEFONI_TEST_POSTGRES_URL (see telefoni.scratch; default: the local
+PostgreSQL comes from TELEFONI_TEST_POSTGRES_URL (see tests.scratch; default: the local
 server on 127.0.0.1:5432, database `test`). Each test session gets databases of its own,
 created and dropped here.
 Outside CI an unreachable PostgreSQL skips its half of the suite; with CI=true it fails.
@@ -22,9 +22,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from models.personnummer import PersonnummerVault
-from telefoni import migrate
-from telefoni.db import make_engine
-from telefoni.scratch import fresh_database
+from telefoni.core import migrate
+from telefoni.core.db import make_engine
+from tests.scratch import fresh_database
 
 # Prefect keeps transaction records and results under PREFECT_HOME: never share the user's.
 os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="telefoni-tests-prefect-")

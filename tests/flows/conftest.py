@@ -11,9 +11,9 @@ from prefect.testing.utilities import prefect_test_harness
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from telefoni import migrate
-from telefoni.demo import vault_from
-from telefoni.settings import get_settings
+from telefoni.core import migrate
+from telefoni.core.settings import get_settings
+from telefoni.core.vault import vault_from
 from tests import factories
 from tests.conftest import ENGINES
 from tests.factories import Workplace

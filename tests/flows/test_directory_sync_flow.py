@@ -17,14 +17,15 @@ from flows.directory_sync import directory_sync
 from models.audit import AuditEvent
 from models.directory_sync import SyncStatus
 from telefoni import demo
-from telefoni.settings import get_settings
+from telefoni.core.settings import get_settings
+from telefoni.core.vault import vault_from
 
 
 @pytest.fixture
 def hr_file(flow_db: Engine, tmp_path: Path) -> Path:
     town = demo.generate(employees=120, seed=3, today=date.today())
     with Session(flow_db) as session, session.begin():
-        demo.load(session, town, vault=demo.vault_from(get_settings()))
+        demo.load(session, town, vault=vault_from(get_settings()))
     frame = demo.hr_export_frame(town)
     frame.loc[4, "titel"] = "Telefonansvarig"
     path = tmp_path / "hr-export.csv"

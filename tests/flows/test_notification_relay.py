@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from flows.notification_relay import notification_relay
 from models.outbox import OutboxMessage, OutboxStatus, Sender, enqueue
-from telefoni.settings import get_settings
+from telefoni.core.settings import get_settings
 
 
 def queue(engine: Engine, n: int) -> None:

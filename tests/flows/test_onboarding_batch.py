@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from flows.onboarding import onboarding_batch
 from models.onboarding import OrderStatus
 from models.register import DirectoryEntry, Employee
-from telefoni.demo import vault_from
-from telefoni.settings import get_settings
+from telefoni.core.settings import get_settings
+from telefoni.core.vault import vault_from
 from tests import factories
 from tests.factories import Workplace
 from tests.flows.onboarding_helpers import Background, answer, order_for, orders, wait_for_pause

@@ -13,7 +13,7 @@ from models.audit import history
 from models.onboarding import OBJECT_TYPE, OrderStatus
 from models.outbox import OutboxMessage
 from models.register import Device, DirectoryEntry, Subscription, SubscriptionStatus
-from telefoni.settings import get_settings
+from telefoni.core.settings import get_settings
 from tests.cli import telefoni
 from tests.factories import Workplace
 from tests.flows.onboarding_helpers import (

@@ -24,8 +24,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from models.onboarding import OrderStatus
-from telefoni.demo import vault_from
-from telefoni.settings import PROJECT_ROOT, get_settings
+from telefoni.core.settings import PROJECT_ROOT, get_settings
+from telefoni.core.vault import vault_from
 from tests import factories
 from tests.factories import Workplace
 from tests.flows.onboarding_helpers import (
@@ -41,7 +41,7 @@ from tests.flows.onboarding_helpers import (
 DEPLOYMENT = "onboarding-order/onboarding-order"
 SERVE = (
     "from prefect import serve\n"
-    "from telefoni.system import load_deployments\n"
+    "from telefoni.up import load_deployments\n"
     "serve(*[d for d in load_deployments() if d.name == 'onboarding-order'])\n"
 )
 

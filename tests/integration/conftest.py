@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager
 import pytest
 from sqlalchemy import Engine
 
-from telefoni import migrate
+from telefoni.core import migrate
 from tests.conftest import ENGINES
 from tests.integration.operator_stand_in import OperatorStandIn
 from tests.integration.smtp_server import SmtpServer

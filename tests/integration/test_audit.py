@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from models import audit
 from models.audit import Actor, AuditEvent, AuditRecord, event_hash
-from telefoni import migrate
-from telefoni.db import RegisterRuleViolation
+from telefoni.core import migrate
+from telefoni.core.db import RegisterRuleViolation
 from tests.cli import telefoni
 from tests.conftest import ENGINES
 

@@ -27,7 +27,8 @@ from models.register import (
     SubscriptionStatus,
 )
 from telefoni import demo
-from telefoni.settings import Settings, generate_key
+from telefoni.core.settings import Settings, generate_key
+from telefoni.core.vault import vault_from
 
 TODAY = date(2025, 6, 2)
 SIZE = 300
@@ -253,7 +254,7 @@ def test_vault_from_settings(tmp_path: Path) -> None:
         pnr_encryption_key=SecretStr(generate_key()),
         pnr_lookup_key=SecretStr(generate_key()),
     )
-    vault = demo.vault_from(settings)
+    vault = vault_from(settings)
     pnr = Personnummer("199001019802")
     assert vault.decrypt(vault.encrypt(pnr)) == pnr
 

@@ -18,7 +18,7 @@ from models.outbox import Sender
 from models.personnummer import PersonnummerVault
 from tasks.onboarding import Context, place_orders
 from tasks.operator import HttpGateway, OperatorTransientError
-from telefoni.settings import PROJECT_ROOT
+from telefoni.core.settings import PROJECT_ROOT
 from tests import factories
 from tests.integration.operator_stand_in import ALL_FAULTS, Fault, OperatorStandIn
 
@@ -81,7 +81,7 @@ import sys
 from tasks.onboarding import Context, place_orders
 from tasks.operator import HttpGateway
 from models.outbox import Sender
-from telefoni.db import make_engine
+from telefoni.core.db import make_engine
 ctx = Context(sender=Sender("t@sjobacka.example"), contact_centre_email="k@sjobacka.example",
               municipality="Sjöbacka kommun", ui_url="http://127.0.0.1:4200")
 place_orders(make_engine(sys.argv[1]), [int(sys.argv[2])], HttpGateway(sys.argv[3], None, 120.0),

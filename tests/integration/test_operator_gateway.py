@@ -25,7 +25,7 @@ from tasks.operator import (
     is_transient,
     retry_after_seconds,
 )
-from telefoni.settings import Settings, SettingsError
+from telefoni.core.settings import Settings, SettingsError
 from tests.integration.operator_stand_in import ALL_FAULTS, Fault, OperatorStandIn
 
 TIMEOUT = 0.5  # the client's; the stand-in stalls longer

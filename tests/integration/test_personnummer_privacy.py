@@ -24,7 +24,7 @@ from models.personnummer import (
     parse_personnummer,
 )
 from models.register import DirectoryEntry, Employee, SubscriptionKind
-from telefoni.db import RegisterRuleViolation
+from telefoni.core.db import RegisterRuleViolation
 from tests import factories
 
 CANARY = make_personnummer(date(1971, 3, 14), 987)  # fictional: birth number in 980–999

@@ -18,7 +18,7 @@ from models.register import (
     Subscription,
     SubscriptionKind,
 )
-from telefoni.db import RegisterRuleViolation
+from telefoni.core.db import RegisterRuleViolation
 from tests import factories
 
 

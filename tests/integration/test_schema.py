@@ -8,7 +8,7 @@ from contextlib import AbstractContextManager
 import pytest
 from sqlalchemy import Engine, inspect
 
-from telefoni import migrate
+from telefoni.core import migrate
 from tests.cli import telefoni
 from tests.conftest import ENGINES
 

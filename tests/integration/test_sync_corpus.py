@@ -21,7 +21,7 @@ from models.hr_export import HrFileError, read_hr_export
 from models.personnummer import PersonnummerVault
 from models.register import CostCentre, DirectoryEntry, OrgUnit
 from tasks.directory_sync import SyncOptions, SyncReport, sync_directory
-from telefoni import migrate
+from telefoni.core import migrate
 from tests.conftest import ENGINES
 from tests.unit.test_hr_export import (
     COLUMN_MAP,

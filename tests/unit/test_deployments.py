@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telefoni.system import PARAMETER_TITLES, load_deployments
+from telefoni.up import PARAMETER_TITLES, load_deployments
 
 
 def test_every_deployment_loads_with_titled_and_described_parameters() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from telefoni.onboard_file import (
+from telefoni.cli.onboard_file import (
     OrderFileError,
     OrderInputError,
     order_from_options,

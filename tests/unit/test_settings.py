@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from telefoni.settings import Settings, SettingsError, generate_key
+from telefoni.core.settings import Settings, SettingsError, generate_key
 
 
 @pytest.fixture(autouse=True)
@@ -73,6 +73,6 @@ def test_development_makes_a_key_file_once_and_says_so(
 
 def test_database_defaults_to_sqlite_in_the_data_folder(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path)
-    assert settings.database_url == f"sqlite:///{tmp_path / 'telefoni.db'}"
+    assert settings.database_url == f"sqlite:///{tmp_path / 'telefoni.core.db'}"
     assert settings.mail_folder == tmp_path / "mail"
     assert str(settings.tz) == "Europe/Stockholm"

@@ -12,7 +12,7 @@ import httpx
 import typer
 from sqlalchemy import Engine
 
-from telefoni.settings import Settings, generate_key, get_settings
+from telefoni.core.settings import Settings, generate_key, get_settings
 
 app = typer.Typer(
     help="Telefoni: the municipality's telephony lifecycle, run as Prefect flows.",
@@ -32,8 +32,8 @@ app.add_typer(keys_app, name="keys")
 
 def _engine(settings: Settings, *, migrated: bool = True) -> Engine:
     """The register's engine; by default refuse a schema that is not up to date."""
-    from telefoni import migrate
-    from telefoni.db import make_engine
+    from telefoni.core import migrate
+    from telefoni.core.db import make_engine
 
     engine = make_engine(settings.database_url)
     if migrated and migrate.current_revision(engine) != migrate.head_revision():
@@ -56,7 +56,7 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Create the schema, or bring it up to date (SQLite or PostgreSQL)."""
-    from telefoni import migrate
+    from telefoni.core import migrate
 
     settings = get_settings()
     engine = _engine(settings, migrated=False)
@@ -67,7 +67,7 @@ def db_upgrade(revision: str = "head") -> None:
 @db_app.command("check")
 def db_check() -> None:
     """Exit non-zero if the database schema differs from the models."""
-    from telefoni import migrate
+    from telefoni.core import migrate
 
     differences = migrate.drift(_engine(get_settings(), migrated=False))
     for diff in differences:
@@ -80,7 +80,7 @@ def db_check() -> None:
 @db_app.command("revision")
 def db_revision(message: Annotated[str, typer.Option("--message", "-m")]) -> None:
     """Write a new migration from what the models add to the current schema."""
-    from telefoni import migrate
+    from telefoni.core import migrate
 
     migrate.revision(_engine(get_settings(), migrated=False), message)
 
@@ -89,7 +89,7 @@ def db_revision(message: Annotated[str, typer.Option("--message", "-m")]) -> Non
 def audit_verify() -> None:
     """Recompute the hash chain; exit 1 and name the first event that is not as written."""
     from models import audit
-    from telefoni.db import session_factory
+    from telefoni.core.db import session_factory
 
     with session_factory(_engine(get_settings()))() as session:
         verdict = audit.verify(session)
@@ -118,8 +118,8 @@ def audit_show(
     from rich.console import Console
     from rich.table import Table
 
-    from telefoni.audit_report import object_history, readable_rows, write_csv
-    from telefoni.db import session_factory
+    from telefoni.cli.audit_report import object_history, readable_rows, write_csv
+    from telefoni.core.db import session_factory
 
     chosen = [
         (t, v)
@@ -213,14 +213,14 @@ def sync(
 def mail_send(batch_size: Annotated[int, typer.Option(min=1)] = 500) -> None:
     """Send what the outbox holds now (what the notification-relay flow does every minute)."""
     from tasks.mail import MailServerUnavailable, transport_from
-    from tasks.outbox import relay_outbox
+    from tasks.outbox import relay_outbox, relay_policy
 
     settings = get_settings()
     try:
         report = relay_outbox(
             _engine(settings),
             transport_from(settings),
-            policy=settings.relay_policy(),
+            policy=relay_policy(settings),
             batch_size=batch_size,
         )
     except MailServerUnavailable as exc:
@@ -241,7 +241,7 @@ def mail_status() -> None:
     from sqlalchemy import func, select
 
     from models.outbox import OutboxMessage, OutboxStatus
-    from telefoni.db import session_factory
+    from telefoni.core.db import session_factory
 
     with session_factory(_engine(get_settings()))() as session:
         counts = dict(
@@ -282,8 +282,9 @@ def demo(
     import time
 
     from telefoni import demo as demo_data
-    from telefoni import migrate
-    from telefoni.db import session_factory
+    from telefoni.core import migrate
+    from telefoni.core.db import session_factory
+    from telefoni.core.vault import vault_from
 
     settings = get_settings()
     engine = _engine(settings, migrated=False)
@@ -292,7 +293,7 @@ def demo(
     try:
         town = demo_data.generate(employees=employees, seed=seed)
         with session_factory(engine).begin() as session:
-            counts = demo_data.load(session, town, vault=demo_data.vault_from(settings))
+            counts = demo_data.load(session, town, vault=vault_from(settings))
     except demo_data.DemoError as exc:
         typer.echo(f"Demodata laddades inte: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -379,7 +380,7 @@ def approve(
     from sqlalchemy import select
 
     from models.onboarding import STATUS_SV, OnboardingOrder, OrderStatus, reference_id
-    from telefoni.db import session_factory
+    from telefoni.core.db import session_factory
 
     if approve_ == reject:
         raise _usage_error("Ange exakt ett av --approve och --reject.")
@@ -633,7 +634,7 @@ def onboard(
     ] = None,
 ) -> None:
     """Beställ telefon och abonnemang till en anställd, eller till många med --batch."""
-    from telefoni.onboard_file import (
+    from telefoni.cli.onboard_file import (
         OrderFileError,
         OrderInputError,
         order_from_options,
@@ -733,7 +734,7 @@ def up(
     ] = 1300,
 ) -> None:
     """Start the whole system: Prefect server and UI, every deployment served, demo data."""
-    from telefoni.system import run_system
+    from telefoni.up import run_system
 
     raise typer.Exit(run_system(get_settings(), demo_employees=demo_employees))
 

@@ -1,4 +1,4 @@
-"""Alembic environment: the URL and metadata come from the caller (`telefoni.migrate`)."""
+"""Alembic environment: the URL and metadata come from the caller (`telefoni.core.migrate`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from sqlalchemy import Connection
 
 import models.all  # noqa: F401 - registers every table on the metadata
 from models.base import Base
-from telefoni.db import make_engine
+from telefoni.core.db import make_engine
 
 config = context.config
 target_metadata = Base.metadata

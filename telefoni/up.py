@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from sqlalchemy import func, select
 
-from telefoni.settings import PROJECT_ROOT, Settings
+from telefoni.core.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +113,10 @@ def _wait_for_server(process: subprocess.Popen[bytes], timeout: float = 120.0) -
 
 def _load_demo_if_empty(settings: Settings, employees: int) -> None:
     from models.register import Employee
-    from telefoni import demo, migrate
-    from telefoni.db import make_engine, session_factory
+    from telefoni import demo
+    from telefoni.core import migrate
+    from telefoni.core.db import make_engine, session_factory
+    from telefoni.core.vault import vault_from
 
     engine = make_engine(settings.database_url)
     migrate.upgrade(engine)
@@ -123,7 +125,7 @@ def _load_demo_if_empty(settings: Settings, employees: int) -> None:
             log.info("Registret har redan data; demodata laddas inte om.")
             return
         town = demo.generate(employees=employees)
-        counts = demo.load(session, town, vault=demo.vault_from(settings))
+        counts = demo.load(session, town, vault=vault_from(settings))
     engine.dispose()
     demo.write_hr_export(town, settings.hr_export_path)  # what HR would drop for the nightly sync
     log.info("Demokommunen laddad: %s", ", ".join(f"{n} {k}" for k, n in counts.items()))

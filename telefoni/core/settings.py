@@ -9,18 +9,15 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Self
+from typing import Literal, Self
 from zoneinfo import ZoneInfo
 
 from pydantic import EmailStr, Field, SecretStr, computed_field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-if TYPE_CHECKING:
-    from models.outbox import RetryPolicy
-
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER_KEYS = {"", "changethis", "change-me", "changeme", "secret", "placeholder"}
 KEY_FILE_NAME = "dev-keys.json"
 
@@ -96,7 +93,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> Self:
         if not self.database_url:
-            self.database_url = f"sqlite:///{self.data_dir / 'telefoni.db'}"
+            self.database_url = f"sqlite:///{self.data_dir / 'telefoni.core.db'}"
         if self.mail_folder is None:
             self.mail_folder = self.data_dir / "mail"
         ZoneInfo(self.timezone)  # raises for an unknown zone
@@ -118,17 +115,6 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
-
-    def relay_policy(self) -> RetryPolicy:
-        from models.outbox import RetryPolicy
-
-        return RetryPolicy(
-            max_attempts=self.relay_max_attempts,
-            base_seconds=self.relay_backoff_seconds,
-            factor=self.relay_backoff_factor,
-            max_seconds=self.relay_backoff_max_seconds,
-            jitter=self.relay_jitter,
-        )
 
     @property
     def mail_domain(self) -> str:

@@ -38,8 +38,7 @@ from models.register import (
     Subscription,
     SubscriptionOption,
 )
-from telefoni import demo_names as names
-from telefoni.settings import Settings
+from telefoni.demo import names
 
 BIRTH_FIRST: Final = np.datetime64("1955-01-01", "D")
 BIRTH_LAST: Final = np.datetime64("2006-12-31", "D")
@@ -668,12 +667,6 @@ _PLAN: Final[tuple[tuple[str, type[Base], str], ...]] = (
     ("tillbehör", Accessory, "accessories"),
     ("poster i kunddatabasen", DirectoryEntry, "directory_entries"),
 )
-
-
-def vault_from(settings: Settings) -> PersonnummerVault:
-    """The personnummer vault with the keys these settings point to."""
-    encryption_key, lookup_key = settings.personnummer_keys()
-    return PersonnummerVault(encryption_key=encryption_key, lookup_key=lookup_key)
 
 
 def load(session: Session, town: Town, *, vault: PersonnummerVault) -> dict[str, int]:

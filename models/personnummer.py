@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 __all__ = [
@@ -287,32 +288,7 @@ def _check_candidates(texts: object, length: object, today: date) -> tuple[objec
 
     lengths = np.asarray(length)
     m = len(lengths)
-    points = np.asarray(texts, dtype=f"<U{_MAX_INPUT_LEN}").view(np.uint32)
-    codes = points.reshape(m, _MAX_INPUT_LEN)  # code points
-    ten = np.zeros((m, 10), dtype=np.int32)  # YYMMDDNNNC
-    cc = np.zeros(m, dtype=np.int32)
-    plus = np.zeros(m, dtype=bool)
-    shaped = np.zeros(m, dtype=bool)
-    separators = np.asarray([ord("-"), ord("+"), ord(" ")], dtype=np.uint32)
-    for size, (head, sep, tail) in _LAYOUTS.items():
-        rows = np.flatnonzero(lengths == size)
-        if not len(rows):
-            continue
-        value = codes[rows, :size] - np.uint32(48)  # wraps below '0': < 10 only for digits
-        digit = value < 10
-        if sep is None:
-            good = digit.all(axis=1)
-        else:
-            good = digit[:, :sep].all(axis=1) & digit[:, sep + 1 :].all(axis=1)
-            good &= np.isin(codes[rows, sep], separators)
-        rows, value = rows[good], value[good].astype(np.int32)
-        shaped[rows] = True
-        ten[rows, :6] = value[:, head : head + 6]
-        ten[rows, 6:] = value[:, tail : tail + 4]
-        if sep is not None:
-            plus[rows] = value[:, sep] == ord("+") - 48
-        if head:
-            cc[rows] = value[:, 0] * 10 + value[:, 1]
+    ten, cc, plus, shaped = _read_layouts(texts, lengths)
     has_cc = lengths >= 12
     yy = ten[:, 0] * 10 + ten[:, 1]
     month = ten[:, 2] * 10 + ten[:, 3]
@@ -345,7 +321,50 @@ def _check_candidates(texts: object, length: object, today: date) -> tuple[objec
     for number, failed in enumerate(checks, 1):
         code[(code == 0) & failed] = number
     reason = np.asarray(_REASON_CODES, dtype=object)[code]
-    ok = code == 0
+    return reason, _twelve_digits(year, ten, code == 0)
+
+
+def _read_layouts(
+    texts: object, lengths: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per text: its YYMMDDNNNC as digits, its century (0 if none), whether its separator is
+    '+', and whether it has one of the layouts at all (the rest is zeros where it has not)."""
+    import numpy as np
+
+    m = len(lengths)
+    points = np.asarray(texts, dtype=f"<U{_MAX_INPUT_LEN}").view(np.uint32)
+    codes = points.reshape(m, _MAX_INPUT_LEN)  # code points
+    ten = np.zeros((m, 10), dtype=np.int32)  # YYMMDDNNNC
+    cc = np.zeros(m, dtype=np.int32)
+    plus = np.zeros(m, dtype=bool)
+    shaped = np.zeros(m, dtype=bool)
+    separators = np.asarray([ord("-"), ord("+"), ord(" ")], dtype=np.uint32)
+    for size, (head, sep, tail) in _LAYOUTS.items():
+        rows = np.flatnonzero(lengths == size)
+        if not len(rows):
+            continue
+        value = codes[rows, :size] - np.uint32(48)  # wraps below '0': < 10 only for digits
+        digit = value < 10
+        if sep is None:
+            good = digit.all(axis=1)
+        else:
+            good = digit[:, :sep].all(axis=1) & digit[:, sep + 1 :].all(axis=1)
+            good &= np.isin(codes[rows, sep], separators)
+        rows, value = rows[good], value[good].astype(np.int32)
+        shaped[rows] = True
+        ten[rows, :6] = value[:, head : head + 6]
+        ten[rows, 6:] = value[:, tail : tail + 4]
+        if sep is not None:
+            plus[rows] = value[:, sep] == ord("+") - 48
+        if head:
+            cc[rows] = value[:, 0] * 10 + value[:, 1]
+    return ten, cc, plus, shaped
+
+
+def _twelve_digits(year: np.ndarray, ten: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """YYYYMMDDNNNC as text where ``ok``, None elsewhere."""
+    import numpy as np
+
     good_year = year[ok]
     twelve = np.empty((int(ok.sum()), 12), dtype=np.uint32)
     twelve[:, 0] = good_year // 1000
@@ -354,9 +373,9 @@ def _check_candidates(texts: object, length: object, today: date) -> tuple[objec
     twelve[:, 3] = good_year % 10
     twelve[:, 4:] = ten[ok, 2:]
     twelve += 48
-    out = np.full(m, None, dtype=object)
+    out = np.full(len(ok), None, dtype=object)
     out[ok] = twelve.view("<U12").ravel()
-    return reason, out
+    return out
 
 
 def make_personnummer(birth: date, serial: int, *, samordning: bool = False) -> Personnummer:

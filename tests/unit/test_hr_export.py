@@ -23,7 +23,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import models.hr_export as hr
+import models.hr_export.plain as hr_plain
+import models.hr_export.text as hr_text
 from models.hr_export import (
     HR_EXPORT_COLUMNS,
     REASON_TEXT,
@@ -614,10 +615,10 @@ def test_fast_reader_gives_what_the_careful_reader_gives(
     data = data[: len(data) - cut] if cut < 3 else data
     path = Path("hr.csv")
     try:
-        careful: HrExport | HrFileError = hr._parse_text(path, data, {})
+        careful: HrExport | HrFileError = hr_text._parse_text(path, data, {})
     except HrFileError as exc:
         careful = exc
-    fast = hr._parse_plain_file(path, data, {})
+    fast = hr_plain._parse_plain_file(path, data, {})
     if fast is None:
         return
     assert isinstance(careful, HrExport), (careful, data)
@@ -629,14 +630,14 @@ def test_the_fast_reader_takes_the_usual_files() -> None:
     taken = {
         name
         for name in ("valid_utf8.csv", "valid_utf8_bom.csv", "valid_cp1252.csv", "crlf.csv")
-        if hr._parse_plain_file(CORPUS_DIR / name, (CORPUS_DIR / name).read_bytes(), {})
+        if hr_plain._parse_plain_file(CORPUS_DIR / name, (CORPUS_DIR / name).read_bytes(), {})
     }
     assert taken == {"valid_utf8.csv", "valid_utf8_bom.csv", "valid_cp1252.csv", "crlf.csv"}
 
 
 def test_the_fast_reader_knows_every_character_strip_removes() -> None:
     every = {c for c in map(chr, range(0x110000)) if c.isspace()}
-    assert every == set(hr._STRIPPED)
+    assert every == set(hr_plain._STRIPPED)
 
 
 # --------------------------------------------------------------------------- row digests

@@ -134,9 +134,12 @@ def test_lost_answer_then_retry_finds_the_order(
 
 
 def test_retry_after_as_http_date() -> None:
-    later = datetime.now(UTC) + timedelta(seconds=30)
-    seconds = retry_after_seconds(format_datetime(later, usegmt=True))
-    assert seconds is not None and 25 <= seconds <= 31
+    now = datetime(2025, 9, 1, 8, 0, 0, tzinfo=UTC)  # the clock, moved by hand
+    later = format_datetime(now + timedelta(seconds=30), usegmt=True)
+    assert later == "Mon, 01 Sep 2025 08:00:30 GMT"
+    assert retry_after_seconds(later, now=now) == 30.0
+    assert retry_after_seconds(later, now=now + timedelta(seconds=29)) == 1.0
+    assert retry_after_seconds(later, now=now + timedelta(minutes=5)) == 0.0  # already past
     assert retry_after_seconds("soon") is None
     assert retry_after_seconds("-3") == 0.0
 

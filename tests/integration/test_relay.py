@@ -387,22 +387,26 @@ def test_killed_between_send_and_record_resends_with_the_same_message_ids(
 def test_a_second_relay_at_the_same_time_does_nothing(
     relay_db: Engine, smtp_server: SmtpServer
 ) -> None:
+    """The second relay returns while the first still holds the lock, and never connects."""
     queued = queue(relay_db, 5)
     hold = smtp_server.hold(2)
-    with ThreadPoolExecutor(1) as pool:
+    with ThreadPoolExecutor(2) as pool:
         first = pool.submit(relay, relay_db, smtp_server)
         try:
             assert hold.wait_reached(30)
-            started = time.perf_counter()
-            second = relay(relay_db, smtp_server)
-            took = time.perf_counter() - started
+            # The first relay cannot finish before release(): a second relay that waited for
+            # the lock would still be waiting when this times out.
+            second = pool.submit(relay, relay_db, smtp_server).result(timeout=30)
+            first_still_held = not first.done()
+            sessions_meanwhile = smtp_server.sessions
             sent_meanwhile = len(smtp_server.messages)
         finally:
             hold.release()
         report = first.result(timeout=30)
 
     assert second.skipped and (second.sent, second.retry_later, second.dead) == (0, 0, 0)
-    assert took < 2.0
+    assert first_still_held  # the second relay returned while the first was mid-batch
+    assert sessions_meanwhile == 1  # the first relay's connection: the second never opened one
     assert sent_meanwhile == 2  # the first relay's, up to the held one
     assert not report.skipped and report.sent == 5
     for q in queued:

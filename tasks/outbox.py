@@ -142,6 +142,17 @@ def relay_outbox(
     return report
 
 
+def relay_policy(settings: Settings) -> RetryPolicy:
+    """The relay's retry policy from the settings."""
+    return RetryPolicy(
+        max_attempts=settings.relay_max_attempts,
+        base_seconds=settings.relay_backoff_seconds,
+        factor=settings.relay_backoff_factor,
+        max_seconds=settings.relay_backoff_max_seconds,
+        jitter=settings.relay_jitter,
+    )
+
+
 def _transient(task: Any, task_run: Any, state: Any) -> bool:
     try:
         state.result()
@@ -161,17 +172,6 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
     cache_policy=NO_CACHE,  # a side effect: never skipped for a cached result
     persist_result=False,
 )
-def relay_policy(settings: Settings) -> RetryPolicy:
-    """The relay's retry policy from the settings."""
-    return RetryPolicy(
-        max_attempts=settings.relay_max_attempts,
-        base_seconds=settings.relay_backoff_seconds,
-        factor=settings.relay_backoff_factor,
-        max_seconds=settings.relay_backoff_max_seconds,
-        jitter=settings.relay_jitter,
-    )
-
-
 def send_outbox(batch_size: int = 500) -> RelayReport:
     """Relay the outbox with the configured transport and retry policy."""
     from tasks.mail import transport_from

@@ -21,13 +21,15 @@ from typing import Any
 
 import openpyxl
 import pytest
+from prefect import Task
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
 from models.outbox import Attachment, OutboxMessage, OutboxStatus, RetryPolicy, Sender, enqueue
 from tasks.mail import FolderTransport, MailServerUnavailable, SmtpTransport
-from tasks.outbox import RelayReport, relay_outbox
+from tasks.outbox import RelayReport, relay_outbox, relay_policy, send_outbox
+from telefoni.core.settings import Settings
 from tests.cli import COMMAND, telefoni, telefoni_env
 from tests.integration.smtp_server import DROP, SmtpServer
 
@@ -442,3 +444,12 @@ def test_folder_transport_writes_one_eml_per_mail(relay_db: Engine, tmp_path: Pa
     assert relay_outbox(relay_db, transport, policy=INSTANT).sent == 3
 
     assert sorted(p.name for p in folder.iterdir()) == sorted(expected)  # no second file
+
+
+def test_the_relay_is_the_task_and_its_policy_a_plain_function() -> None:
+    """Prefect retries the relay when the server is down; the policy is only arithmetic (as a
+    task, `telefoni mail send` would start a temporary Prefect server just to build it)."""
+    assert isinstance(send_outbox, Task) and send_outbox.retries == 3
+    assert not isinstance(relay_policy, Task)
+    policy = relay_policy(Settings(relay_max_attempts=5, relay_backoff_seconds=60))
+    assert (policy.max_attempts, policy.base_seconds) == (5, 60)

@@ -27,6 +27,7 @@ from tasks.operator import (
 )
 from telefoni.core.settings import Settings, SettingsError
 from tests.integration.operator_stand_in import ALL_FAULTS, Fault, OperatorStandIn
+from tests.integration.test_personnummer_privacy import PEOPLE, written_forms
 
 TIMEOUT = 0.5  # the client's; the stand-in stalls longer
 ORDERING = "bestallning@sjobacka.example"
@@ -197,6 +198,10 @@ def test_order_with_a_personnummer_is_not_sent(
     with pytest.raises(OperatorRefusedError) as caught:
         gateway.place_order(no_db, make_order(deviation_reason="gäller 19850709-9805"))
     assert "9805" not in str(caught.value)
+    for p in PEOPLE.values():
+        for form in written_forms(p):
+            with pytest.raises(OperatorRefusedError, match="innehåller ett personnummer"):
+                gateway.place_order(no_db, make_order(deviation_reason=f"gäller {form}"))
     assert operator_api.calls == 0
 
 

@@ -64,11 +64,11 @@ def _record(
     results: list[tuple[OutgoingMail, SendResult]],
     policy: RetryPolicy,
     report: RelayReport,
+    now: datetime,
 ) -> None:
-    """Write the outcome of sent mails in one short transaction."""
+    """Write the outcome of sent mails in one short transaction, stamped `now`."""
     if not results:
         return
-    now = utcnow()
     with Session(engine) as session, session.begin():
         attempts: dict[int, int] = {
             row.id: row.attempts
@@ -128,9 +128,9 @@ def relay_outbox(
                     for mail in batch:
                         results.append((mail, connection.send(mail)))
                         if len(results) >= commit_every:
-                            _record(engine, results, policy, report)
+                            _record(engine, results, policy, report, now())
             finally:
-                _record(engine, results, policy, report)  # what went out before a failure
+                _record(engine, results, policy, report, now())  # what went out before a failure
             after_id = batch[-1].outbox_id
         with Session(engine) as session:
             report.still_pending = len(

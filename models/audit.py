@@ -40,8 +40,12 @@ from models.personnummer import InvalidPersonnummer, parse_personnummer
 GENESIS_HASH = "0" * 64
 MASK = "****"
 
-# 10 or 12 digits with an optional -/+ separator: the shape of a personnummer.
-_PNR_LIKE = re.compile(r"(?<!\d)(\d{2})?(\d{6})([-+]?)(\d{4})(?!\d)")
+# Between date and serial: '-', '+' or a space as parse_personnummer takes them, and what a
+# word processor or a web page puts there instead (a non-breaking space or hyphen, a hyphen,
+# a figure or en dash, a minus sign).
+_SEPARATORS = "-+ \u00a0\u2010\u2011\u2012\u2013\u2212"
+# 10 or 12 digits with an optional separator: the shape of a personnummer.
+_PNR_LIKE = re.compile(rf"(?<!\d)(\d{{2}})?(\d{{6}})([{_SEPARATORS}]?)(\d{{4}})(?!\d)")
 _SENSITIVE_KEYS = ("personnummer", "pnr", "personal_identity")
 
 
@@ -127,11 +131,14 @@ def mask_personnummer(text: str) -> str:
     """Replace every valid personnummer in `text` with its masked form (date part kept)."""
 
     def _mask(m: re.Match[str]) -> str:
+        century, date_part, separator, serial = m.groups()
+        # '+' (100 or older) tells the century only in the 10-digit form; any other mark is '-'.
+        mark = "+" if separator == "+" and century is None else "-"
         try:
-            parse_personnummer(m.group(0))
+            parse_personnummer(f"{century or ''}{date_part}{mark}{serial}")
         except InvalidPersonnummer:
             return m.group(0)  # a phone number or an id that merely looks alike
-        return f"{m.group(1) or ''}{m.group(2)}-{MASK}"
+        return f"{century or ''}{date_part}-{MASK}"
 
     return _PNR_LIKE.sub(_mask, text)
 

@@ -135,15 +135,15 @@ _env = jinja2.Environment(
 
 def render(template: str, context: Mapping[str, Any]) -> Rendered:
     """Subject, plain text and HTML of a notice, from `templates/<template>.{subject,txt,html}`."""
-    parts = [
+    subject, text, html = (
         _env.get_template(f"{template}.{kind}.j2").render(**context)
         for kind in ("subject", "txt", "html")
-    ]
-    for part in parts:
+    )
+    subject = " ".join(subject.split())  # checked as sent: a line break may become a space
+    for part in (subject, text, html):
         if mask_personnummer(part) != part:
             raise PersonnummerInMail(f"mallen {template} skulle visa ett personnummer")
-    subject, text, html = parts
-    return Rendered(subject=" ".join(subject.split()), text=text, html=html)
+    return Rendered(subject=subject, text=text, html=html)
 
 
 def message_id(template: str, business_key: str, domain: str) -> str:

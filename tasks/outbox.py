@@ -64,11 +64,11 @@ def _record(
     results: list[tuple[OutgoingMail, SendResult]],
     policy: RetryPolicy,
     report: RelayReport,
+    now: datetime,
 ) -> None:
-    """Write the outcome of sent mails in one short transaction."""
+    """Write the outcome of sent mails in one short transaction, stamped `now`."""
     if not results:
         return
-    now = utcnow()
     with Session(engine) as session, session.begin():
         attempts: dict[int, int] = {
             row.id: row.attempts
@@ -128,9 +128,9 @@ def relay_outbox(
                     for mail in batch:
                         results.append((mail, connection.send(mail)))
                         if len(results) >= commit_every:
-                            _record(engine, results, policy, report)
+                            _record(engine, results, policy, report, now())
             finally:
-                _record(engine, results, policy, report)  # what went out before a failure
+                _record(engine, results, policy, report, now())  # what went out before a failure
             after_id = batch[-1].outbox_id
         with Session(engine) as session:
             report.still_pending = len(
@@ -140,6 +140,17 @@ def relay_outbox(
             )
     report.seconds = time.perf_counter() - started
     return report
+
+
+def relay_policy(settings: Settings) -> RetryPolicy:
+    """The relay's retry policy from the settings."""
+    return RetryPolicy(
+        max_attempts=settings.relay_max_attempts,
+        base_seconds=settings.relay_backoff_seconds,
+        factor=settings.relay_backoff_factor,
+        max_seconds=settings.relay_backoff_max_seconds,
+        jitter=settings.relay_jitter,
+    )
 
 
 def _transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -161,17 +172,6 @@ def _transient(task: Any, task_run: Any, state: Any) -> bool:
     cache_policy=NO_CACHE,  # a side effect: never skipped for a cached result
     persist_result=False,
 )
-def relay_policy(settings: Settings) -> RetryPolicy:
-    """The relay's retry policy from the settings."""
-    return RetryPolicy(
-        max_attempts=settings.relay_max_attempts,
-        base_seconds=settings.relay_backoff_seconds,
-        factor=settings.relay_backoff_factor,
-        max_seconds=settings.relay_backoff_max_seconds,
-        jitter=settings.relay_jitter,
-    )
-
-
 def send_outbox(batch_size: int = 500) -> RelayReport:
     """Relay the outbox with the configured transport and retry policy."""
     from tasks.mail import transport_from

@@ -16,13 +16,9 @@ from tests.integration.smtp_server import SmtpServer
 
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
-    """A real SMTP server on 127.0.0.1 (free port), stopped after the test."""
-    server = SmtpServer()
-    server.start()
-    try:
+    """A real SMTP server on 127.0.0.1 (a port the kernel picks), closed after the test."""
+    with SmtpServer() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=ENGINES)

@@ -7,6 +7,7 @@
     server.script(message_id="<...>", replies=[DROP])  # store it, then hang up unanswered
     hold = server.hold(12)  # the 12th DATA waits until hold.release()
     server.stop(); server.start()  # down and up again, on the same port
+    server.port  # the port the kernel gave: the socket binds port 0 on loopback itself
 
 Replies scripted per recipient are given to RCPT TO; replies scripted per Message-ID to the
 end of DATA (the Message-ID is only known then). Each delivery takes the next reply of its
@@ -14,7 +15,11 @@ list; once a list is used up the server answers "250 OK". Replies may contain å
 
 `messages` holds the copies the server accepted (a 2xx reply, or DROP: the server kept the
 message but the client never heard so). A held message counts as accepted when it arrives:
-the server has it, it just has not said so yet. `deliveries` logs every DATA with its reply.
+the server has it, it just has not said so yet. `deliveries` logs every DATA with its reply;
+`sessions` counts the clients that greeted it (EHLO/HELO).
+
+The port stays the server's from construction to the end: while it is down a bound socket
+that does not listen keeps it (a client is refused, and no other socket is given the port).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import socket
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Any, cast
@@ -37,11 +43,18 @@ DROP = "<drop the connection without a reply>"
 OK = "250 OK"
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on now (aiosmtpd's Controller cannot bind port 0 itself)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+def bound_socket(host: str, port: int = 0) -> socket.socket:
+    """A TCP socket bound to (host, port), not yet listening; port 0: one the kernel picks."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        # A restart binds the same port again while the last run's connections linger in
+        # TIME_WAIT; without this that bind would fail.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,25 @@ class Hold:
 class _Handler:
     def __init__(self, owner: SmtpServer) -> None:
         self.owner = owner
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname  # this hook's duty once it is defined
+        self.owner._greeted()
+        return responses
+
+    async def handle_HELO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str
+    ) -> str:
+        session.host_name = hostname
+        self.owner._greeted()
+        return f"250 {server.hostname}"
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -126,11 +158,17 @@ def _hang_up(server: SMTP) -> None:
 
 
 class _Controller(Controller):
-    """Remembers its connections so that `stop()` can drop them like a crashing server."""
+    """Serves on a socket it is given; remembers its connections so that `stop()` can drop
+    them like a crashing server."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, handler: _Handler, sock: socket.socket) -> None:
+        host, port = sock.getsockname()[:2]
+        super().__init__(handler, hostname=host, port=port)
+        self.sock = sock
         self.connections: list[SMTP] = []
+
+    def _create_server(self) -> Coroutine[Any, Any, asyncio.AbstractServer]:
+        return self.loop.create_server(self._factory_invoker, sock=self.sock)
 
     def factory(self) -> SMTP:
         smtp = cast(SMTP, super().factory())  # type: ignore[no-untyped-call]
@@ -144,9 +182,10 @@ class _Controller(Controller):
 
 
 class SmtpServer:
-    def __init__(self, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
-        self.port = port or free_port(host)
+        self._idle: socket.socket | None = bound_socket(host, port)  # holds the port while down
+        self.port = int(self._idle.getsockname()[1])
         self._lock = threading.Lock()
         self._handler = _Handler(self)
         self._controller: _Controller | None = None
@@ -155,6 +194,7 @@ class SmtpServer:
         self._scripts: dict[tuple[str, str], list[str]] = defaultdict(list)
         self._holds: dict[int, Hold] = {}
         self._count = 0
+        self._sessions = 0
 
     # --- running -------------------------------------------------------------------------
 
@@ -162,8 +202,10 @@ class SmtpServer:
         """Listen on `self.port` (the same port after a stop: a restarted server)."""
         if self._controller is not None:
             return
-        controller = _Controller(self._handler, hostname=self.host, port=self.port)
-        controller.start()
+        sock, self._idle = self._idle or bound_socket(self.host, self.port), None
+        sock.listen()
+        controller = _Controller(self._handler, sock)
+        controller.start()  # the server owns the socket now and closes it when it stops
         self._controller = controller
 
     def stop(self) -> None:
@@ -175,6 +217,14 @@ class SmtpServer:
         for hold in list(self._holds.values()):
             hold.release()
         controller.stop()
+        self._idle = bound_socket(self.host, self.port)  # down, but the port stays ours
+
+    def close(self) -> None:
+        """Stop for good and give the port back."""
+        self.stop()
+        if self._idle is not None:
+            self._idle.close()
+            self._idle = None
 
     @property
     def running(self) -> bool:
@@ -185,7 +235,7 @@ class SmtpServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.close()
 
     # --- scripting -----------------------------------------------------------------------
 
@@ -219,6 +269,12 @@ class SmtpServer:
         with self._lock:
             return list(self._deliveries)
 
+    @property
+    def sessions(self) -> int:
+        """How many clients greeted the server (EHLO or HELO), one per connection."""
+        with self._lock:
+            return self._sessions
+
     def copies(self, message_id: str) -> list[Received]:
         return [m for m in self.messages if m.message_id == message_id]
 
@@ -251,6 +307,10 @@ class SmtpServer:
             self._count += 1
             self._deliveries.append((self._count, message_id, reply))
             return self._count, reply, self._holds.get(self._count)
+
+    def _greeted(self) -> None:
+        with self._lock:
+            self._sessions += 1
 
     def _store(self, received: Received) -> None:
         with self._lock:

@@ -27,6 +27,7 @@ from tasks.operator import (
 )
 from telefoni.core.settings import Settings, SettingsError
 from tests.integration.operator_stand_in import ALL_FAULTS, Fault, OperatorStandIn
+from tests.integration.test_personnummer_privacy import PEOPLE, written_forms
 
 TIMEOUT = 0.5  # the client's; the stand-in stalls longer
 ORDERING = "bestallning@sjobacka.example"
@@ -134,9 +135,12 @@ def test_lost_answer_then_retry_finds_the_order(
 
 
 def test_retry_after_as_http_date() -> None:
-    later = datetime.now(UTC) + timedelta(seconds=30)
-    seconds = retry_after_seconds(format_datetime(later, usegmt=True))
-    assert seconds is not None and 25 <= seconds <= 31
+    now = datetime(2025, 9, 1, 8, 0, 0, tzinfo=UTC)  # the clock, moved by hand
+    later = format_datetime(now + timedelta(seconds=30), usegmt=True)
+    assert later == "Mon, 01 Sep 2025 08:00:30 GMT"
+    assert retry_after_seconds(later, now=now) == 30.0
+    assert retry_after_seconds(later, now=now + timedelta(seconds=29)) == 1.0
+    assert retry_after_seconds(later, now=now + timedelta(minutes=5)) == 0.0  # already past
     assert retry_after_seconds("soon") is None
     assert retry_after_seconds("-3") == 0.0
 
@@ -194,6 +198,10 @@ def test_order_with_a_personnummer_is_not_sent(
     with pytest.raises(OperatorRefusedError) as caught:
         gateway.place_order(no_db, make_order(deviation_reason="gäller 19850709-9805"))
     assert "9805" not in str(caught.value)
+    for p in PEOPLE.values():
+        for form in written_forms(p):
+            with pytest.raises(OperatorRefusedError, match="innehåller ett personnummer"):
+                gateway.place_order(no_db, make_order(deviation_reason=f"gäller {form}"))
     assert operator_api.calls == 0
 
 

@@ -9,15 +9,16 @@ from collections.abc import Iterator
 from datetime import date
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session
 
 from models import audit
-from models.audit import Actor
+from models.audit import Actor, mask_personnummer
 from models.base import Base
-from models.outbox import PersonnummerInMail, Sender, enqueue
+from models.outbox import OutboxMessage, PersonnummerInMail, Sender, enqueue, render
 from models.personnummer import (
     InvalidPersonnummer,
+    Personnummer,
     PersonnummerDecryptError,
     PersonnummerVault,
     make_personnummer,
@@ -28,11 +29,53 @@ from telefoni.core.db import RegisterRuleViolation
 from tests import factories
 
 CANARY = make_personnummer(date(1971, 3, 14), 987)  # fictional: birth number in 980–999
+# Fictional too (birth numbers 980–999): the kinds a check could miss.
+PEOPLE = {
+    "personnummer": CANARY,
+    "samordningsnummer": make_personnummer(date(1971, 3, 14), 987, samordning=True),  # day+60
+    "aged-100-plus": make_personnummer(date(1918, 5, 2), 983),  # written YYMMDD+NNNC
+}
+# Between date and serial: nothing, what parse_personnummer takes, and what a word processor
+# or a web page writes instead (non-breaking space and hyphen, en dash, minus sign).
+SEPARATORS = ["", "-", "+", " ", "\u00a0", "\u2011", "\u2013", "\u2212"]
+# Ordinary content of staff mails and orders that must never be taken for a personnummer.
+ORDINARY = [
+    "+46701234567",
+    "+46 70 174 06 05",
+    "070-174 06 05",
+    "490154203237518",  # IMEI
+    "49-015420-323751-8",
+    "8965880812100011146",  # ICCID, 19 digits
+    "89460101234567890127",  # ICCID, 20 digits
+    "8946 0101 2345 6789 0127",
+    "TEL-000017",
+    "onboarding-17-order",
+    "2025-09-01",
+    "2025-09-01 08:30",
+    "1 234 567,50 kr",
+    "12 345 kr",
+    "Kostnadsställe 4410",
+    "Org.nr 212000-1355",
+]
+
+
+def written_forms(p: Personnummer) -> list[str]:
+    """Every way to write `p`: 12 or 10 digits, each with every separator."""
+    d = p.digits
+    return [f"{date_part}{sep}{d[8:]}" for date_part in (d[:8], d[2:8]) for sep in SEPARATORS]
 
 
 def canary_forms() -> list[str]:
     d = CANARY.digits
-    return [d, d[2:], f"{d[:8]}-{d[8:]}", f"{d[2:8]}-{d[8:]}", f"{d[2:8]}{d[8:]}"]
+    return [
+        d,
+        d[2:],
+        f"{d[:8]}-{d[8:]}",
+        f"{d[2:8]}-{d[8:]}",
+        f"{d[2:8]}{d[8:]}",
+        f"{d[:8]} {d[8:]}",
+        f"{d[2:8]} {d[8:]}",
+    ]
 
 
 def assert_no_canary(where: str, content: str | bytes) -> None:
@@ -154,3 +197,53 @@ def test_canary_appears_nowhere(
         {"id": person.employee_number},
     ).scalar_one()
     assert CANARY.masked.split("-")[0] in masked  # kept as the masked form, date only
+
+
+def notice(paragraph: str, subject: str = "Ny anställd") -> dict[str, object]:
+    return {
+        "subject": subject,
+        "name": "Åsa Öberg",
+        "paragraphs": [paragraph],
+        "municipality": "Sjöbacka kommun",
+    }
+
+
+@pytest.mark.parametrize("who", PEOPLE)
+def test_a_mail_with_a_personnummer_in_any_written_form_is_refused(who: str) -> None:
+    p = PEOPLE[who]
+    for form in written_forms(p):
+        for context in (notice(f"Gäller {form}."), notice("Hej", subject=f"Ny anställd {form}")):
+            with pytest.raises(PersonnummerInMail) as caught:
+                render("meddelande", context)
+            assert p.digits[8:] not in str(caught.value), form
+        masked = mask_personnummer(f"pnr {form}, tack")
+        assert p.digits[8:] not in masked and "-****" in masked, form
+
+
+def test_a_personnummer_over_a_line_break_in_the_subject_is_refused() -> None:
+    d = CANARY.digits
+    with pytest.raises(PersonnummerInMail):  # the subject is sent on one line: a space
+        render("meddelande", notice("Hej", subject=f"Ny anställd {d[:8]}\n{d[8:]}"))
+
+
+@pytest.mark.parametrize("content", ORDINARY)
+def test_ordinary_content_is_not_taken_for_a_personnummer(content: str) -> None:
+    assert mask_personnummer(content) == content
+    mail = render("meddelande", notice(f"Uppgift: {content}.", subject=f"Ärende {content}"))
+    assert content in mail.text and content in mail.subject
+
+
+def test_no_written_form_is_ever_queued(session: Session) -> None:
+    before = session.scalar(select(func.count()).select_from(OutboxMessage))
+    for who, p in PEOPLE.items():
+        for n, form in enumerate(written_forms(p)):
+            with pytest.raises(PersonnummerInMail):
+                enqueue(
+                    session,
+                    template="meddelande",
+                    business_key=f"pnr-{who}-{n}",
+                    recipient="hr@sjobacka.example",
+                    sender=Sender("telefoni@sjobacka.example"),
+                    context=notice(f"Personnummer {form}"),
+                )
+    assert session.scalar(select(func.count()).select_from(OutboxMessage)) == before

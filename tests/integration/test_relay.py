@@ -12,7 +12,7 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -21,13 +21,15 @@ from typing import Any
 
 import openpyxl
 import pytest
+from prefect import Task
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
 from models.outbox import Attachment, OutboxMessage, OutboxStatus, RetryPolicy, Sender, enqueue
 from tasks.mail import FolderTransport, MailServerUnavailable, SmtpTransport
-from tasks.outbox import RelayReport, relay_outbox
+from tasks.outbox import RelayReport, relay_outbox, relay_policy, send_outbox
+from telefoni.core.settings import Settings
 from tests.cli import COMMAND, telefoni, telefoni_env
 from tests.integration.smtp_server import DROP, SmtpServer
 
@@ -101,26 +103,43 @@ def smtp(server: SmtpServer) -> SmtpTransport:
     return SmtpTransport(host=server.host, port=server.port, sender=SENDER, timeout=5)
 
 
-def relay(engine: Engine, server: SmtpServer, **kwargs: Any) -> RelayReport:
+class Clock:
+    """The relay's clock, moved by hand; it starts a minute ahead, so what was queued is due."""
+
+    def __init__(self) -> None:
+        self.at = utcnow().replace(microsecond=0) + timedelta(minutes=1)
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def move(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def relay(engine: Engine, server: SmtpServer, clock: Clock, **kwargs: Any) -> RelayReport:
     kwargs.setdefault("policy", INSTANT)
-    return relay_outbox(engine, smtp(server), **kwargs)
+    return relay_outbox(engine, smtp(server), now=clock, **kwargs)
 
 
-def assert_sent_once(row: dict[str, Any], *, attempts: int = 1) -> None:
+def assert_sent_once(row: dict[str, Any], clock: Clock, *, attempts: int = 1) -> None:
     assert row["status"] == OutboxStatus.SENT
     assert row["attempts"] == attempts
-    assert row["sent_at"] is not None
-    assert utcnow() - timedelta(minutes=5) < row["sent_at"] <= utcnow()
+    assert row["sent_at"] == clock.at  # stamped by the relay's clock when it recorded the send
     assert row["last_error"] is None
 
 
 def test_happy_path_delivers_each_mail_once_intact(
-    relay_db: Engine, smtp_server: SmtpServer
+    relay_db: Engine, smtp_server: SmtpServer, clock: Clock
 ) -> None:
     sheet = xlsx_bytes()
     queued = queue(relay_db, 4, attachments={2: Attachment("Abonnemang_Örebro.xlsx", XLSX, sheet)})
 
-    report = relay(relay_db, smtp_server)
+    report = relay(relay_db, smtp_server, clock)
 
     assert (report.sent, report.retry_later, report.dead, report.still_pending) == (4, 0, 0, 0)
     assert not report.skipped
@@ -142,7 +161,7 @@ def test_happy_path_delivers_each_mail_once_intact(
         assert "Västra Storgatan" in text.get_content()
         assert q.name in html.get_content()
         assert SENDER_NAME in str(message["From"])
-        assert_sent_once(stored[q.message_id])
+        assert_sent_once(stored[q.message_id], clock)
 
     files = list(copies[queued[1].message_id][0].message.iter_attachments())
     assert [(f.get_filename(), f.get_content_type()) for f in files] == [
@@ -156,12 +175,12 @@ def test_happy_path_delivers_each_mail_once_intact(
 
 
 def test_temporary_refusal_is_retried_and_delivered_once(
-    relay_db: Engine, smtp_server: SmtpServer
+    relay_db: Engine, smtp_server: SmtpServer, clock: Clock
 ) -> None:
     first, second = queue(relay_db, 2)
     smtp_server.script(message_id=first.message_id, replies=["451 4.3.0 Försök senare"])
 
-    report = relay(relay_db, smtp_server)
+    report = relay(relay_db, smtp_server, clock)
 
     assert (report.sent, report.retry_later, report.dead) == (1, 1, 0)
     row = rows(relay_db)[first.message_id]
@@ -170,25 +189,47 @@ def test_temporary_refusal_is_retried_and_delivered_once(
     assert row["sent_at"] is None
     assert "451" in row["last_error"] and "Försök senare" in row["last_error"]
     assert smtp_server.copies(first.message_id) == []  # refused, so not held by the server
-    assert_sent_once(rows(relay_db)[second.message_id])
+    assert_sent_once(rows(relay_db)[second.message_id], clock)
 
-    again = relay(relay_db, smtp_server)
+    again = relay(relay_db, smtp_server, clock)
 
     assert (again.sent, again.retry_later, again.dead, again.still_pending) == (1, 0, 0, 0)
-    assert_sent_once(rows(relay_db)[first.message_id], attempts=2)
+    assert_sent_once(rows(relay_db)[first.message_id], clock, attempts=2)
     assert len(smtp_server.copies(first.message_id)) == 1
     assert len(smtp_server.copies(second.message_id)) == 1
-    assert relay(relay_db, smtp_server).sent == 0  # nothing left: never a second copy
+    assert relay(relay_db, smtp_server, clock).sent == 0  # nothing left: never a second copy
     assert len(smtp_server.messages) == 2
 
 
+def test_a_temporary_refusal_waits_out_its_backoff(
+    relay_db: Engine, smtp_server: SmtpServer, clock: Clock
+) -> None:
+    """The next attempt is due `base_seconds` after the refusal: not a second sooner."""
+    (mail,) = queue(relay_db, 1)
+    smtp_server.script(message_id=mail.message_id, replies=["451 4.3.0 Försök senare"])
+    policy = RetryPolicy(max_attempts=3, base_seconds=300, jitter=0)
+    refused_at = clock.at
+
+    assert relay(relay_db, smtp_server, clock, policy=policy).retry_later == 1
+    assert rows(relay_db)[mail.message_id]["next_attempt_at"] == refused_at + timedelta(minutes=5)
+    clock.move(299)
+    early = relay(relay_db, smtp_server, clock, policy=policy)
+    assert (early.sent, early.still_pending) == (0, 1)
+    assert smtp_server.sessions == 1  # nothing was due: the relay did not even connect
+    clock.move(1)
+    assert relay(relay_db, smtp_server, clock, policy=policy).sent == 1
+
+    assert_sent_once(rows(relay_db)[mail.message_id], clock, attempts=2)
+    assert len(smtp_server.deliveries) == 2 and len(smtp_server.messages) == 1
+
+
 def test_permanent_refusal_is_a_dead_letter_shown_by_mail_status(
-    relay_db: Engine, smtp_server: SmtpServer, tmp_path: Path
+    relay_db: Engine, smtp_server: SmtpServer, clock: Clock, tmp_path: Path
 ) -> None:
     unknown, known = queue(relay_db, 2)
     smtp_server.script(recipient=unknown.recipient, replies=["550 5.1.1 Okänd mottagare"])
 
-    report = relay(relay_db, smtp_server)
+    report = relay(relay_db, smtp_server, clock)
 
     assert (report.sent, report.retry_later, report.dead) == (1, 0, 1)
     assert report.dead_letters == [
@@ -200,7 +241,7 @@ def test_permanent_refusal_is_a_dead_letter_shown_by_mail_status(
     assert row["sent_at"] is None
     assert "550" in row["last_error"] and "Okänd mottagare" in row["last_error"]
     assert smtp_server.copies(unknown.message_id) == []
-    assert_sent_once(rows(relay_db)[known.message_id])
+    assert_sent_once(rows(relay_db)[known.message_id], clock)
 
     status = telefoni("mail", "status", engine=relay_db, data_dir=tmp_path)
     assert status.returncode == 0, status.stderr
@@ -208,22 +249,22 @@ def test_permanent_refusal_is_a_dead_letter_shown_by_mail_status(
     assert "väntar: 0" in lines and "skickade: 1" in lines and "döda brev: 1" in lines
     assert f"  {unknown.recipient} – {unknown.subject}: 550 5.1.1 Okänd mottagare" in lines
 
-    assert relay(relay_db, smtp_server).dead == 0  # a dead letter is not tried again
+    assert relay(relay_db, smtp_server, clock).dead == 0  # a dead letter is not tried again
     assert [d for d in smtp_server.deliveries if d[1] == unknown.message_id] == []
 
 
 def test_temporary_refusal_every_time_gives_up_after_max_attempts(
-    relay_db: Engine, smtp_server: SmtpServer
+    relay_db: Engine, smtp_server: SmtpServer, clock: Clock
 ) -> None:
     (stuck,) = queue(relay_db, 1)
     smtp_server.script(message_id=stuck.message_id, replies=["451 4.7.1 Grålistad"] * 5)
 
     for attempt in (1, 2):
-        report = relay(relay_db, smtp_server)
+        report = relay(relay_db, smtp_server, clock)
         assert (report.sent, report.retry_later, report.dead) == (0, 1, 0)
         row = rows(relay_db)[stuck.message_id]
         assert (row["status"], row["attempts"]) == (OutboxStatus.PENDING, attempt)
-    report = relay(relay_db, smtp_server)
+    report = relay(relay_db, smtp_server, clock)
 
     assert (report.sent, report.retry_later, report.dead, report.still_pending) == (0, 0, 1, 0)
     row = rows(relay_db)[stuck.message_id]
@@ -231,19 +272,19 @@ def test_temporary_refusal_every_time_gives_up_after_max_attempts(
     assert row["attempts"] == INSTANT.max_attempts == 3
     assert row["sent_at"] is None
     assert row["last_error"] == "gav upp efter 3 försök: 451 4.7.1 Grålistad"
-    assert relay(relay_db, smtp_server).retry_later == 0
+    assert relay(relay_db, smtp_server, clock).retry_later == 0
     assert len([d for d in smtp_server.deliveries if d[1] == stuck.message_id]) == 3
     assert smtp_server.messages == []
 
 
 def test_server_down_loses_nothing_and_sends_later(
-    relay_db: Engine, smtp_server: SmtpServer
+    relay_db: Engine, smtp_server: SmtpServer, clock: Clock
 ) -> None:
     queued = queue(relay_db, 3)
     smtp_server.stop()
 
     with pytest.raises(MailServerUnavailable):
-        relay(relay_db, smtp_server)
+        relay(relay_db, smtp_server, clock)
 
     for row in rows(relay_db).values():
         assert row["status"] == OutboxStatus.PENDING
@@ -251,23 +292,23 @@ def test_server_down_loses_nothing_and_sends_later(
         assert row["sent_at"] is None and row["last_error"] is None
 
     smtp_server.start()
-    report = relay(relay_db, smtp_server)
+    report = relay(relay_db, smtp_server, clock)
 
     assert (report.sent, report.retry_later, report.dead, report.still_pending) == (3, 0, 0, 0)
     stored = rows(relay_db)
     for q in queued:
         assert len(smtp_server.copies(q.message_id)) == 1
-        assert_sent_once(stored[q.message_id])
+        assert_sent_once(stored[q.message_id], clock)
 
 
 def test_connection_dropped_after_accept_gives_two_copies_with_one_message_id(
-    relay_db: Engine, smtp_server: SmtpServer
+    relay_db: Engine, smtp_server: SmtpServer, clock: Clock
 ) -> None:
     queued = queue(relay_db, 3)
     dropped = queued[1]
     smtp_server.script(message_id=dropped.message_id, replies=[DROP])
 
-    report = relay(relay_db, smtp_server)
+    report = relay(relay_db, smtp_server, clock)
 
     assert (report.sent, report.retry_later, report.dead) == (3, 0, 0)
     twice = smtp_server.copies(dropped.message_id)
@@ -276,31 +317,31 @@ def test_connection_dropped_after_accept_gives_two_copies_with_one_message_id(
     assert twice[0].data == twice[1].data  # the same bytes, not a rebuilt mail
     stored = rows(relay_db)
     for q in queued:
-        assert_sent_once(stored[q.message_id])
+        assert_sent_once(stored[q.message_id], clock)
         if q is not dropped:
             assert len(smtp_server.copies(q.message_id)) == 1
 
 
 def test_connection_dropped_again_on_the_resend_counts_an_attempt_and_moves_on(
-    relay_db: Engine, smtp_server: SmtpServer
+    relay_db: Engine, smtp_server: SmtpServer, clock: Clock
 ) -> None:
     """The client resends once on a disconnect; if that copy is dropped too, the mail waits
     for its next attempt and the rest of the batch still goes out."""
     first, dropped, last = queue(relay_db, 3)
     smtp_server.script(message_id=dropped.message_id, replies=[DROP, DROP])
 
-    report = relay(relay_db, smtp_server)
+    report = relay(relay_db, smtp_server, clock)
 
     assert (report.sent, report.retry_later) == (2, 1)
     stored = rows(relay_db)
-    assert_sent_once(stored[first.message_id])
-    assert_sent_once(stored[last.message_id])
+    assert_sent_once(stored[first.message_id], clock)
+    assert_sent_once(stored[last.message_id], clock)
     row = stored[dropped.message_id]
     assert (row["status"], row["attempts"], row["sent_at"]) == (OutboxStatus.PENDING, 1, None)
     assert "anslutningen bröts" in row["last_error"]
     assert len(smtp_server.copies(dropped.message_id)) == 2
 
-    report = relay(relay_db, smtp_server)
+    report = relay(relay_db, smtp_server, clock)
 
     assert (report.sent, report.dead, report.still_pending) == (1, 0, 0)
     copies = smtp_server.copies(dropped.message_id)
@@ -309,24 +350,24 @@ def test_connection_dropped_again_on_the_resend_counts_an_attempt_and_moves_on(
 
 
 def test_a_mail_that_always_breaks_the_connection_ends_as_a_dead_letter(
-    relay_db: Engine, smtp_server: SmtpServer
+    relay_db: Engine, smtp_server: SmtpServer, clock: Clock
 ) -> None:
     """A poison mail never blocks the outbox: the others go out, it dies after max attempts."""
     poison, *others = queue(relay_db, 3)
     smtp_server.script(message_id=poison.message_id, replies=[DROP] * 20)
     for _ in range(3):
-        relay(relay_db, smtp_server)  # INSTANT: three attempts, no waiting
+        relay(relay_db, smtp_server, clock)  # INSTANT: three attempts, no waiting
 
     stored = rows(relay_db)
     assert stored[poison.message_id]["status"] == OutboxStatus.DEAD
     assert "gav upp efter 3 försök" in stored[poison.message_id]["last_error"]
     for q in others:
-        assert_sent_once(stored[q.message_id])
+        assert_sent_once(stored[q.message_id], clock)
         assert len(smtp_server.copies(q.message_id)) == 1
 
 
 def test_killed_between_send_and_record_resends_with_the_same_message_ids(
-    relay_db: Engine, smtp_server: SmtpServer, tmp_path: Path
+    relay_db: Engine, smtp_server: SmtpServer, clock: Clock, tmp_path: Path
 ) -> None:
     queued = queue(relay_db, 30)
     hold = smtp_server.hold(12)
@@ -364,9 +405,10 @@ def test_killed_between_send_and_record_resends_with_the_same_message_ids(
         assert (row["status"], row["attempts"], row["sent_at"]) == (OutboxStatus.PENDING, 0, None)
 
     deadline = time.monotonic() + 10  # PostgreSQL ends the dead session's lock on its own time
-    while (report := relay(relay_db, smtp_server)).skipped and time.monotonic() < deadline:
+    while (report := relay(relay_db, smtp_server, clock)).skipped and time.monotonic() < deadline:
         time.sleep(0.1)
 
+    assert not report.skipped, "the killed relay's lock outlived its process"
     assert (report.sent, report.retry_later, report.dead, report.still_pending) == (30, 0, 0, 0)
     stored = rows(relay_db)
     assert all(row["status"] == OutboxStatus.SENT for row in stored.values())
@@ -385,24 +427,28 @@ def test_killed_between_send_and_record_resends_with_the_same_message_ids(
 
 
 def test_a_second_relay_at_the_same_time_does_nothing(
-    relay_db: Engine, smtp_server: SmtpServer
+    relay_db: Engine, smtp_server: SmtpServer, clock: Clock
 ) -> None:
+    """The second relay returns while the first still holds the lock, and never connects."""
     queued = queue(relay_db, 5)
     hold = smtp_server.hold(2)
-    with ThreadPoolExecutor(1) as pool:
-        first = pool.submit(relay, relay_db, smtp_server)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(relay, relay_db, smtp_server, clock)
         try:
             assert hold.wait_reached(30)
-            started = time.perf_counter()
-            second = relay(relay_db, smtp_server)
-            took = time.perf_counter() - started
+            # The first relay cannot finish before release(): a second relay that waited for
+            # the lock would still be waiting when this times out.
+            second = pool.submit(relay, relay_db, smtp_server, clock).result(timeout=30)
+            first_still_held = not first.done()
+            sessions_meanwhile = smtp_server.sessions
             sent_meanwhile = len(smtp_server.messages)
         finally:
             hold.release()
         report = first.result(timeout=30)
 
     assert second.skipped and (second.sent, second.retry_later, second.dead) == (0, 0, 0)
-    assert took < 2.0
+    assert first_still_held  # the second relay returned while the first was mid-batch
+    assert sessions_meanwhile == 1  # the first relay's connection: the second never opened one
     assert sent_meanwhile == 2  # the first relay's, up to the held one
     assert not report.skipped and report.sent == 5
     for q in queued:
@@ -410,12 +456,14 @@ def test_a_second_relay_at_the_same_time_does_nothing(
     assert all(r["status"] == OutboxStatus.SENT for r in rows(relay_db).values())
 
 
-def test_folder_transport_writes_one_eml_per_mail(relay_db: Engine, tmp_path: Path) -> None:
+def test_folder_transport_writes_one_eml_per_mail(
+    relay_db: Engine, clock: Clock, tmp_path: Path
+) -> None:
     queued = queue(relay_db, 3)
     folder = tmp_path / "mail"
     transport = FolderTransport(folder)
 
-    report = relay_outbox(relay_db, transport, policy=INSTANT)
+    report = relay_outbox(relay_db, transport, policy=INSTANT, now=clock)
 
     assert (report.sent, report.dead, report.still_pending) == (3, 0, 0)
     expected = {q.message_id.strip("<>") + ".eml": q for q in queued}
@@ -429,12 +477,21 @@ def test_folder_transport_writes_one_eml_per_mail(relay_db: Engine, tmp_path: Pa
         assert message["To"] == q.recipient
         written[name] = data
     for row in rows(relay_db).values():
-        assert_sent_once(row)
+        assert_sent_once(row, clock)
 
-    assert relay_outbox(relay_db, transport, policy=INSTANT).sent == 0
+    assert relay_outbox(relay_db, transport, policy=INSTANT, now=clock).sent == 0
     # A crash before the marks were recorded: the relay writes them all again.
     with relay_db.begin() as conn:
         conn.execute(update(OutboxMessage).values(status=OutboxStatus.PENDING, sent_at=None))
-    assert relay_outbox(relay_db, transport, policy=INSTANT).sent == 3
+    assert relay_outbox(relay_db, transport, policy=INSTANT, now=clock).sent == 3
 
     assert sorted(p.name for p in folder.iterdir()) == sorted(expected)  # no second file
+
+
+def test_the_relay_is_the_task_and_its_policy_a_plain_function() -> None:
+    """Prefect retries the relay when the server is down; the policy is only arithmetic (as a
+    task, `telefoni mail send` would start a temporary Prefect server just to build it)."""
+    assert isinstance(send_outbox, Task) and send_outbox.retries == 3
+    assert not isinstance(relay_policy, Task)
+    policy = relay_policy(Settings(relay_max_attempts=5, relay_backoff_seconds=60))
+    assert (policy.max_attempts, policy.base_seconds) == (5, 60)

@@ -18,9 +18,20 @@ from models.ordering import (
 )
 
 NUMBER = "+46701740605"  # PTS's fictional mobile series
-IMEI = "490154203237518"  # the standard example IMEI (valid Luhn)
-ICCID = "8946010123456789012"
-ICCID = ICCID[:-1] + luhn_digit(ICCID[:-1])
+# The example IMEI of the IMEI article on Wikipedia: 49015420323751 with check digit 8.
+IMEI = "490154203237518"
+# A 19-digit ICCID from a published worked example (Smartjac's knowledge base, "Calculations:
+# ICCID checksum"): 896588081210001114 with check digit 6. Luhn by hand, doubling every
+# other digit from the right:
+#   digits   8  9  6  5  8  8  0  8  1  2  1  0  0  0  1  1  1  4
+#   counted  8  9  6  1  8  7  0  7  1  4  1  0  0  0  1  2  1  8   (x2, less 9 if over 9)
+#   sum 64, so the check digit is (10 - 64 % 10) % 10 = 6
+ICCID = "8965880812100011146"
+# A 20-digit ICCID (Swedish country code 46), not from a publication; its check digit by hand:
+#   digits   8  9  4  6  0  1  0  1  2  3  4  5  6  7  8  9  0  1  2
+#   counted  7  9  8  6  0  1  0  1  4  3  8  5  3  7  7  9  0  1  4
+#   sum 83, so the check digit is 7
+ICCID_20 = "89460101234567890127"
 
 
 def order() -> OperatorOrder:
@@ -52,8 +63,10 @@ def order() -> OperatorOrder:
 def test_luhn() -> None:
     assert luhn_valid(IMEI)
     assert not luhn_valid(IMEI[:-1] + str((int(IMEI[-1]) + 1) % 10))
-    assert luhn_digit(IMEI[:-1]) == IMEI[-1]
-    assert luhn_valid(ICCID)
+    assert luhn_digit(IMEI[:-1]) == "8"
+    assert luhn_valid(ICCID) and luhn_digit("896588081210001114") == "6"
+    assert luhn_valid(ICCID_20) and luhn_digit("8946010123456789012") == "7"
+    assert not luhn_valid(ICCID[:-1] + "7")
 
 
 @pytest.mark.parametrize(
@@ -69,9 +82,7 @@ def test_parse_normalises(number: str, imei: str, sim: str) -> None:
 
 
 def test_twenty_digit_iccid() -> None:
-    body = "8946010123456789012"
-    sim = body + luhn_digit(body)
-    assert Delivery.parse(number=NUMBER, imei=IMEI, sim=sim).sim == sim
+    assert Delivery.parse(number=NUMBER, imei=IMEI, sim=ICCID_20).sim == ICCID_20
 
 
 @pytest.mark.parametrize(

@@ -20,13 +20,12 @@ from models.hr_export.header import _Header, _known_count, _resolve_header, _spl
 
 _SEPARATOR: Final = ";"
 _OTHER_SEPARATORS: Final = ((",", "komma (,)"), ("\t", "tabb"))
-
-
 # Where str.splitlines() breaks lines but CSV parsers (and we) don't.
 _OTHER_LINE_BREAKS: Final = "\v\f\x1c\x1d\x1e\x85\u2028\u2029"
 
 
 def _parse_text(path: Path, data: bytes, mapping: dict[str, str]) -> HrExport:
+    """Any text file: its rows, or what makes it unusable (:class:`HrFileError`)."""
     encoding, text = _decode(path, data)
     if not text.strip():
         raise HrFileError(path, "empty", "filen är tom")

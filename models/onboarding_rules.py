@@ -2,13 +2,15 @@
 
 Nothing here touches a database, a network or Prefect: given the facts of an order, `check`
 answers whether it may go to the manager, which § says no if not, and what the approver
-should be warned about. `decide_apps` applies the manager's per-app decisions (§4.2.4).
+should be warned about. `may_decide` says who may take the decision, `decide_apps` applies the
+manager's per-app decisions (§4.2.4), and `placed_services` what the subscription is placed
+and registered with (§4.2.2, §4.2.3).
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -89,6 +91,8 @@ class OrderFacts:
     employee_active: bool = True
     has_approver: bool = True
     registered_category: int | None = None  # what HR has on record for the person
+    # In a batch: the employee's manager is not the batch's (its first order's) manager.
+    other_manager_than_batch: bool = False
     catalogue: tuple[str, ...] = field(default=(), compare=False)  # model names, for the message
     offered_options: tuple[str, ...] = field(default=(), compare=False)
 
@@ -120,6 +124,20 @@ class Verdict:
 
 def _refuse(rule: str, message: str) -> Finding:
     return Finding(rule, Severity.REFUSAL, message)
+
+
+def batch_rule(order: OrderFacts) -> list[Finding]:
+    """§4: the choice is made with the nearest manager; a batch goes to one manager, who decides
+    on all of it."""
+    if order.other_manager_than_batch:
+        return [
+            _refuse(
+                "§4",
+                "den anställda har en annan chef än de övriga i den samlade beställningen; "
+                "beställ i en egen",
+            )
+        ]
+    return []
 
 
 def need_category_rule(order: OrderFacts) -> list[Finding]:
@@ -181,12 +199,16 @@ def model_rule(order: OrderFacts) -> list[Finding]:
     return []
 
 
+def has_data(order: OrderFacts) -> bool:
+    """§4.2.2: the subscription carries data: ordered with the phone, or part of the option."""
+    return order.data or (order.option is not None and order.option.includes_data)
+
+
 def data_rule(order: OrderFacts) -> list[Finding]:
     """§4.2.2: every smartphone must have a data subscription."""
     if order.model is None or not order.model.is_smartphone:
         return []
-    has_data = order.data or (order.option is not None and order.option.includes_data)
-    if not has_data:
+    if not has_data(order):
         return [
             _refuse(
                 "§4.2.2",
@@ -288,6 +310,7 @@ def employee_rule(order: OrderFacts) -> list[Finding]:
 
 
 RULES = (
+    batch_rule,
     employee_rule,
     need_category_rule,
     catalogue_rule,
@@ -326,6 +349,32 @@ def decide_apps(
     return tuple(kept), tuple(notes)
 
 
+def may_decide(approvers: Sequence[str | None], decided_by: str, deputies: Collection[str]) -> bool:
+    """§4: only the employees' nearest manager decides on the waiting orders (the approver of
+    every one of them, by employee number; None: it has none), or a designated deputy."""
+    who = decided_by.strip()
+    if who in deputies:
+        return True
+    return bool(approvers) and all(approver == who for approver in approvers)
+
+
 def with_required_services(order: OrderFacts) -> OrderFacts:
     """The order as it is placed: referral always on (§4.2.3)."""
     return replace(order, referral=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What a personal subscription is placed with at the operator and registered with."""
+
+    data: bool  # §4.2.2
+    referral: bool  # §4.2.3
+    referral_calendar: bool  # §4.2.3: booked meetings in the calendar refer calls by themselves
+
+
+def placed_services(order: OrderFacts) -> Services:
+    """The services of the order as it is placed: data as ordered or in the option (§4.2.2);
+    referral, linked to the calendar, whatever the order said (§4.2.3)."""
+    placed = with_required_services(order)
+    referral = placed.referral is True
+    return Services(data=has_data(placed), referral=referral, referral_calendar=referral)

@@ -146,6 +146,12 @@ def render(template: str, context: Mapping[str, Any]) -> Rendered:
     return Rendered(subject=subject, text=text, html=html)
 
 
+def render_markdown(template: str, context: Mapping[str, Any]) -> str:
+    """Markdown that people read where no mail goes (above a form), from
+    `templates/<template>.md.j2`."""
+    return _env.get_template(f"{template}.md.j2").render(**context).rstrip("\n")
+
+
 def message_id(template: str, business_key: str, domain: str) -> str:
     identity = uuid.uuid5(MESSAGE_ID_NAMESPACE, template + "\0" + business_key)
     return f"<{identity}@{domain}>"

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from flows.onboarding import OrdersRefused, onboarding_order, onboarding_watch
+from models import onboarding_notices as notices
 from models.audit import history
-from models.onboarding import OBJECT_TYPE, OrderStatus
+from models.onboarding import OBJECT_TYPE, OnboardingOrder, OrderStatus
 from models.outbox import OutboxMessage
 from models.register import Device, DirectoryEntry, Subscription, SubscriptionStatus
 from telefoni.core.settings import get_settings
@@ -86,10 +88,11 @@ def test_approved_order_is_ordered_delivered_registered_and_told(
     assert to_operator.recipient == get_settings().ordering_function_email
     assert "Ritverktyg Pro" in to_operator.body_text
     assert "Kartor Plus" not in to_operator.body_text  # not approved: not ordered (§4.2.4)
-    welcome = sent["meddelande:onboarding-welcome"]
+    welcome = sent[f"{notices.PHONE_READY}:onboarding-welcome"]
     assert "lösenkod på minst fyra siffror" in welcome.body_text  # §7.2
-    assert sent["meddelande:onboarding-directory"].recipient == get_settings().contact_centre_email
-    assert "meddelande:onboarding-approval" in sent
+    to_contact_centre = sent[f"{notices.NEW_NUMBERS}:onboarding-directory"]
+    assert to_contact_centre.recipient == get_settings().contact_centre_email
+    assert f"{notices.APPROVAL_REQUEST}:onboarding-approval" in sent
 
     assert story(flow_db, order.reference) == STORY
     shown = telefoni("audit", "show", "--order", order.reference.lower(), engine=flow_db)
@@ -134,14 +137,19 @@ def test_someone_else_is_refused_and_the_manager_is_asked_again(
     assert order.status is OrderStatus.REJECTED and order.decided_by == wp.manager
 
 
-def test_no_decision_by_the_deadline_rejects_automatically(
-    flow_db: Engine, wp: Workplace, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TELEFONI_APPROVAL_DEADLINE_DAYS", str(3 / 86400))  # three seconds
-    get_settings.cache_clear()
+def asked_earlier(engine: Engine, by: timedelta) -> None:
+    """The clock moved on by `by`: as if the manager had been asked that much earlier."""
+    with Session(engine) as session, session.begin():
+        for order in session.scalars(select(OnboardingOrder)):
+            assert order.approval_requested_at is not None
+            order.approval_requested_at -= by
+
+
+def test_no_decision_by_the_deadline_rejects_automatically(flow_db: Engine, wp: Workplace) -> None:
     run = Background(onboarding_order, order_for(wp))
     wait_for_pause(flow_db, OrderStatus.AWAITING_APPROVAL)
-    time.sleep(3.5)
+    deadline = timedelta(days=get_settings().approval_deadline_days)
+    asked_earlier(flow_db, deadline + timedelta(minutes=1))  # the deadline passed a minute ago
     assert onboarding_watch() == {"återupptagna körningar": 1}
     result = run.join()
 
@@ -169,7 +177,8 @@ def test_an_order_against_the_guideline_fails_with_its_paragraph(
         "onboarding.checked",
         "onboarding.refused",
     ]
-    assert not [m for m in mails(flow_db) if m.template == "meddelande"]  # no manager asked
+    no_manager_asked = [m for m in mails(flow_db) if m.template == notices.APPROVAL_REQUEST]
+    assert not no_manager_asked
 
 
 def test_the_same_request_twice_is_one_order_handled_by_one_run(

@@ -13,9 +13,13 @@ from models.onboarding_rules import (
     OptionFacts,
     OrderFacts,
     PaidApp,
+    Services,
     Severity,
     check,
     decide_apps,
+    has_data,
+    may_decide,
+    placed_services,
     with_required_services,
 )
 
@@ -88,6 +92,7 @@ TABLE = [
     ("§4", GOOD, replace(GOOD, option=replace(WITH_DATA, available=False)), Severity.REFUSAL),
     ("§4", GOOD, replace(GOOD, employee_active=False), Severity.REFUSAL),
     ("§4", GOOD, replace(GOOD, has_approver=False), Severity.REFUSAL),
+    ("§4", GOOD, replace(GOOD, other_manager_than_batch=True), Severity.REFUSAL),
 ]
 
 
@@ -137,3 +142,53 @@ def test_paid_apps_need_the_managers_own_approval() -> None:
     assert "Kartor Plus" in notes[0].message
     kept, notes = decide_apps([APP], {})
     assert kept == () and len(notes) == 1
+
+
+def test_in_a_batch_someone_with_another_manager_is_refused_first() -> None:
+    verdict = check(replace(GOOD, other_manager_than_batch=True, need_category=3))
+    assert [f.rule for f in verdict.refusals] == ["§4", "§4.1"]
+    assert "annan chef" in verdict.findings[0].message
+
+
+@pytest.mark.parametrize(
+    ("data", "option", "expected"),
+    [
+        (True, VOICE_ONLY, True),  # ordered with the phone
+        (False, WITH_DATA, True),  # part of the option
+        (False, VOICE_ONLY, False),
+        (False, None, False),  # no option offered: nothing to carry data
+    ],
+)
+def test_data_as_ordered_or_in_the_option(
+    data: bool, option: OptionFacts | None, expected: bool
+) -> None:
+    order = replace(GOOD, data=data, option=option)
+    assert has_data(order) is expected
+    assert placed_services(order).data is expected
+
+
+@pytest.mark.parametrize("asked", [None, True, False])
+def test_referral_with_the_calendar_is_always_placed(asked: bool | None) -> None:
+    assert placed_services(replace(GOOD, referral=asked)) == Services(
+        data=True, referral=True, referral_calendar=True
+    )
+
+
+@pytest.mark.parametrize(
+    ("approvers", "decided_by", "expected"),
+    [
+        (["E2"], "E2", True),
+        (["E2", "E2"], " E2 ", True),  # typed with spaces
+        (["E2", "E3"], "E2", False),  # not the manager of every order
+        (["E2"], "E3", False),
+        ([None], "E2", False),  # no manager in the register
+        ([], "E2", False),  # nothing waits
+        (["E2"], "DEP-1", True),  # a designated deputy
+        ([None], " DEP-1", True),
+        (["E2"], "", False),
+    ],
+)
+def test_only_the_manager_or_a_deputy_decides(
+    approvers: list[str | None], decided_by: str, expected: bool
+) -> None:
+    assert may_decide(approvers, decided_by, frozenset({"DEP-1"})) is expected

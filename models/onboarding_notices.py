@@ -1,0 +1,196 @@
+"""What the onboarding order tells people (§3.1, §4, §6.1, §7.2), as data for its templates.
+
+Each notice is a named template in `templates/` (`<name>.subject.j2`, `.txt.j2`, `.html.j2`)
+and here is only what goes into it: a `Notice` says which template, to whom, under which
+identity, with which values. The steps queue it (`models.outbox.enqueue`) in the transaction
+of the change it tells of. The texts above the approval and delivery forms are templates too
+(`<name>.md.j2`), rendered here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from models.onboarding import OnboardingOrder
+from models.outbox import render_markdown
+from models.register import Employee
+
+APPROVAL_REQUEST = "beslutsbegaran"  # to the manager; again as each reminder
+DECISION = "beslutsbesked"  # to whoever ordered: approved or rejected, and by whom
+NEW_NUMBERS = "nya-mobilnummer"  # to the contact centre (§3.1)
+PHONE_READY = "mobilen-klar"  # to the employee: the number, the passcode rule (§7.2)
+APPROVAL_FORM = "beslutsformular"
+DELIVERY_FORM = "leveransformular"
+FORM_ROWS = 200  # the orders a form lists; a batch may hold more
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One e-mail to queue."""
+
+    template: str
+    business_key: str  # with the template, the mail's identity: queued twice, sent once
+    recipient: str
+    context: dict[str, Any]
+
+
+def approval_request(
+    orders: Sequence[OnboardingOrder],
+    manager: Employee | None,
+    *,
+    run_url: str,
+    deadline: datetime,
+    tz: ZoneInfo,
+    reminder: int,
+    municipality: str,
+) -> Notice | None:
+    """The manager is asked to decide (`reminder` 0), or reminded; None: no address to ask."""
+    if manager is None or not manager.email:
+        return None
+    lead = orders[0]
+    return Notice(
+        APPROVAL_REQUEST,
+        f"onboarding-approval:{lead.reference}:{reminder}",
+        manager.email,
+        {
+            "name": manager.first_name,
+            "reminder": reminder > 0,
+            "reference": lead.reference,
+            "count": len(orders),
+            "employee_name": lead.employee.name,
+            "run_url": run_url,
+            "flow_run_id": lead.flow_run_id,
+            "deadline": deadline.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+            "municipality": municipality,
+        },
+    )
+
+
+def decision(
+    orders: Sequence[OnboardingOrder],
+    requester: Employee | None,
+    *,
+    approved: bool,
+    by: str,
+    comment: str | None,
+    municipality: str,
+) -> Notice | None:
+    """Whoever ordered hears what was decided; None: they have no address."""
+    if requester is None or not requester.email:
+        return None
+    lead = orders[0]
+    return Notice(
+        DECISION,
+        f"onboarding-decision:{lead.reference}",
+        requester.email,
+        {
+            "name": requester.first_name,
+            "reference": lead.reference,
+            "others": len(orders) - 1,
+            "approved": approved,
+            "by": by,
+            "comment": comment,
+            "municipality": municipality,
+        },
+    )
+
+
+def new_numbers(
+    lead: OnboardingOrder, done: Sequence[OnboardingOrder], *, recipient: str, municipality: str
+) -> Notice:
+    """The contact centre hears of the batch's new numbers (§3.1)."""
+    return Notice(
+        NEW_NUMBERS,
+        f"onboarding-directory:{lead.reference}:{done[0].reference}",
+        recipient,
+        {
+            "count": len(done),
+            "rows": [
+                {"name": o.employee.name, "unit": o.employee.unit.name, "number": o.number}
+                for o in done
+            ],
+            "municipality": municipality,
+        },
+    )
+
+
+def phone_ready(order: OnboardingOrder, *, municipality: str) -> Notice | None:
+    """The employee hears that the phone is ready (§7.2); None: they have no address."""
+    employee = order.employee
+    if not employee.email:
+        return None
+    return Notice(
+        PHONE_READY,
+        f"onboarding-welcome:{order.reference}",
+        employee.email,
+        {
+            "name": employee.first_name,
+            "reference": order.reference,
+            "model": order.phone_model_name,
+            "number": order.number,
+            "municipality": municipality,
+        },
+    )
+
+
+def approval_form(orders: Sequence[OnboardingOrder]) -> str:
+    """Markdown above the approval form: what is asked for, warnings, apps to decide on."""
+    return render_markdown(
+        APPROVAL_FORM,
+        {
+            "count": len(orders),
+            "orders": [
+                {
+                    "reference": o.reference,
+                    "employee_name": o.employee.name,
+                    "employee_number": o.employee.employee_number,
+                    "need_category": o.need_category,
+                    "model": o.phone_model_name,
+                    "option": o.subscription_option_code,
+                    "headset": o.headset,
+                    "apps": o.apps,
+                }
+                for o in orders[:FORM_ROWS]
+            ],
+            "more": max(len(orders) - FORM_ROWS, 0),
+            "warnings": sorted(
+                {
+                    f"{f['rule']}: {f['message']}"
+                    for o in orders
+                    for f in o.findings
+                    if f["severity"] == "warning"
+                }
+            ),
+        },
+    )
+
+
+def delivery_form(orders: Sequence[OnboardingOrder]) -> str:
+    """Markdown above the delivery form: the orders still waiting for the operator."""
+    return render_markdown(
+        DELIVERY_FORM,
+        {
+            "count": len(orders),
+            "orders": [
+                {
+                    "reference": o.reference,
+                    "employee_name": o.employee.name,
+                    "model": o.phone_model_name,
+                }
+                for o in orders[:FORM_ROWS]
+            ],
+        },
+    )
+
+
+def not_allowed_to_decide(who: str, manager: str | None) -> str:
+    """Why a decision by `who` was not taken (shown above the form, asked again)."""
+    return (
+        f"{who or 'Ingen'} får inte besluta om beställningen: bara chefen "
+        f"({manager or 'saknas'}) eller en utsedd ersättare kan göra det. "
+        "Beslutet registrerades inte."
+    )

@@ -1,0 +1,177 @@
+"""What every stage of the onboarding order shares: its surroundings, its orders, its records."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from models.audit import Actor, AuditRecord
+from models.onboarding import OBJECT_TYPE, OnboardingOrder, OrderStatus
+from models.onboarding_notices import Notice
+from models.onboarding_rules import (
+    Finding,
+    ModelFacts,
+    OptionFacts,
+    OrderFacts,
+    PaidApp,
+    Services,
+    placed_services,
+)
+from models.outbox import Sender, enqueue
+from models.register import Employee, PhoneModel, SubscriptionOption
+from telefoni.core.settings import Settings
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the steps need to know about their surroundings."""
+
+    sender: Sender
+    contact_centre_email: str
+    municipality: str
+    ui_url: str
+    deputies: frozenset[str] = frozenset()
+    deadline: timedelta = timedelta(days=14)
+    remind_every: timedelta = timedelta(hours=48)
+    flow_run_id: str | None = None
+    tz: ZoneInfo = STOCKHOLM  # how times are shown to people
+
+    @property
+    def actor(self) -> Actor:
+        return Actor.flow_run(self.flow_run_id) if self.flow_run_id else Actor.system("onboarding")
+
+    def run_url(self, flow_run_id: str | None = None) -> str:
+        return f"{self.ui_url.rstrip('/')}/runs/flow-run/{flow_run_id or self.flow_run_id}"
+
+    def today(self) -> date:
+        return datetime.now(self.tz).date()
+
+
+def context_from(settings: Settings, flow_run_id: str | None) -> Context:
+    return Context(
+        sender=Sender(str(settings.mail_from), settings.sender_name),
+        contact_centre_email=str(settings.contact_centre_email),
+        municipality=settings.municipality,
+        ui_url=settings.prefect_ui_url,
+        deputies=frozenset(d.strip() for d in settings.approval_deputies),
+        deadline=timedelta(days=settings.approval_deadline_days),
+        remind_every=timedelta(hours=settings.approval_reminder_hours),
+        flow_run_id=flow_run_id,
+        tz=settings.tz,
+    )
+
+
+def load_orders(
+    session: Session, ids: Sequence[int], *statuses: OrderStatus, lock: bool = False
+) -> list[OnboardingOrder]:
+    """The batch's orders (those in `statuses`, if given), in order, with what the steps read."""
+    stmt = (
+        select(OnboardingOrder)
+        .where(OnboardingOrder.id.in_(ids))
+        .order_by(OnboardingOrder.id)
+        .options(
+            selectinload(OnboardingOrder.employee).selectinload(Employee.unit),
+            selectinload(OnboardingOrder.employee).selectinload(Employee.cost_centre),
+            selectinload(OnboardingOrder.approver),
+            selectinload(OnboardingOrder.phone_model),
+            selectinload(OnboardingOrder.subscription_option),
+        )
+    )
+    if statuses:
+        stmt = stmt.where(OnboardingOrder.status.in_(statuses))
+    if lock:
+        stmt = stmt.with_for_update(of=OnboardingOrder)
+    return list(session.scalars(stmt))
+
+
+def batch_lead(session: Session, ids: Sequence[int]) -> OnboardingOrder:
+    """The batch's first order, locked: it keeps the batch's wait counters."""
+    lead = session.get(OnboardingOrder, min(ids), with_for_update=True)
+    assert lead is not None
+    return lead
+
+
+def event(
+    ctx: Context,
+    order: OnboardingOrder,
+    action: str,
+    *,
+    actor: Actor | None = None,
+    reason: str | None = None,
+    rule: str | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditRecord:
+    """An audit record of the order's story (`onboarding.<action>`)."""
+    return AuditRecord(
+        actor=actor or ctx.actor,
+        action=f"onboarding.{action}",
+        object_type=OBJECT_TYPE,
+        object_id=order.reference,
+        before=before,
+        after=after,
+        reason=reason,
+        rule=rule,
+        flow_run_id=ctx.flow_run_id,
+    )
+
+
+def queue(session: Session, ctx: Context, notice: Notice | None) -> None:
+    """Queue a notice in the caller's transaction, from the run's sender (None: nobody to tell)."""
+    if notice is not None:
+        enqueue(
+            session,
+            template=notice.template,
+            business_key=notice.business_key,
+            recipient=notice.recipient,
+            context=notice.context,
+            sender=ctx.sender,
+        )
+
+
+def paid_apps(order: OnboardingOrder) -> tuple[PaidApp, ...]:
+    return tuple(PaidApp(a["name"], Decimal(a["monthly_cost_sek"]), a["why"]) for a in order.apps)
+
+
+def finding_dict(f: Finding) -> dict[str, str]:
+    return {"rule": f.rule, "severity": f.severity.value, "message": f.message}
+
+
+def order_facts(
+    order: OnboardingOrder, model: PhoneModel | None, option: SubscriptionOption | None
+) -> OrderFacts:
+    """The order as the rules see it: what was asked for, with the catalogue's model and option
+    (None: not in the catalogue). The employee's situation is for the check to add."""
+    return OrderFacts(
+        need_category=order.need_category,
+        model=ModelFacts(
+            name=model.name,
+            is_standard=model.is_standard,
+            is_smartphone=model.is_smartphone,
+            includes_headset=model.includes_headset,
+            available=model.available,
+        )
+        if model
+        else None,
+        option=OptionFacts(option.code, option.includes_data, option.available) if option else None,
+        deviation_reason=order.deviation_reason.value if order.deviation_reason else None,
+        headset=order.headset,
+        data=order.data,
+        referral=order.referral,
+        apps=paid_apps(order),
+        replacement=order.replacement,
+    )
+
+
+def services(order: OnboardingOrder) -> Services:
+    """What a checked order is placed and registered with (§4.2.2, §4.2.3)."""
+    return placed_services(order_facts(order, order.phone_model, order.subscription_option))

@@ -132,7 +132,7 @@ def _waiting(session: Session, run: str, who: str, settings: Settings) -> Waitin
     from sqlalchemy import select
 
     from models.onboarding import STATUS_SV, OnboardingOrder, OrderStatus
-    from tasks.onboarding import may_decide
+    from tasks.onboarding import may_decide  # imports Prefect: after use_prefect_api
 
     run_id = _run_id(session, run)
     found = list(

@@ -94,7 +94,7 @@ def onboard(
     """Beställ telefon och abonnemang till en anställd, eller till många med --batch."""
     settings = get_settings()
     url = use_prefect_api(settings)
-    single = {
+    single = {  # what describes one order; with --batch the file says all of it
         "--employee": employee,
         "--category": category,
         "--model": model,

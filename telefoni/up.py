@@ -85,8 +85,8 @@ def load_deployments(path: Path = PROJECT_ROOT / "prefect.yaml") -> list[Any]:
             tags=item.get("tags") or [],
             enforce_parameter_schema=item.get("enforce_parameter_schema", True),
         )
-        for name, spec in deployment._parameter_openapi_schema.properties.items():
-            spec["title"] = PARAMETER_TITLES.get(name, spec.get("title", name))
+        for name, schema in deployment._parameter_openapi_schema.properties.items():
+            schema["title"] = PARAMETER_TITLES.get(name, schema.get("title", name))
         deployments.append(deployment)
     return deployments
 

@@ -13,11 +13,14 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from models.onboarding_forms import DEVIATION_SV, OrderRequest
+
+if TYPE_CHECKING:
+    from _csv import Reader as CsvReader
 
 # `--deviation` takes a short word; the form takes the guideline's words.
 DEVIATIONS: dict[str, str] = {
@@ -264,13 +267,29 @@ def read_batch(path: Path, requested_by: str) -> list[OrderRequest]:
     ja/nej, empty = ja). UTF-8 with or without BOM, or Windows-1252. Blank lines are skipped.
     """
     path = Path(path)
+    reader = csv.reader(io.StringIO(_read_text(path), newline=""), delimiter=";")
+    names = _header(path, reader)
+    orders, problems = _read_rows(reader, names, requested_by)
+    if problems:
+        unique = list(dict.fromkeys(problems))
+        raise OrderFileError(path, unique)
+    if not orders:
+        raise OrderFileError(path, [FileProblem(None, None, "filen har inga beställningar")])
+    return orders
+
+
+def _read_text(path: Path) -> str:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         raise OrderFileError(path, [FileProblem(None, None, "filen finns inte")]) from None
     except OSError:
         raise OrderFileError(path, [FileProblem(None, None, "filen går inte att läsa")]) from None
-    reader = csv.reader(io.StringIO(_decode(path, data), newline=""), delimiter=";")
+    return _decode(path, data)
+
+
+def _header(path: Path, reader: CsvReader) -> list[str]:
+    """The column names of the header row; an `OrderFileError` if they are not ours."""
     try:
         header = next(reader, None)
     except csv.Error:
@@ -303,8 +322,15 @@ def read_batch(path: Path, requested_by: str) -> list[OrderRequest]:
     ]
     if problems:
         raise OrderFileError(path, problems)
+    return names
 
+
+def _read_rows(
+    reader: CsvReader, names: list[str], requested_by: str
+) -> tuple[list[OrderRequest], list[FileProblem]]:
+    """The orders of the rows after the header, and the problems (up to about MAX_PROBLEMS)."""
     orders: list[OrderRequest] = []
+    problems: list[FileProblem] = []
     seen: dict[str, int] = {}
     try:
         for fields in reader:
@@ -313,49 +339,9 @@ def read_batch(path: Path, requested_by: str) -> list[OrderRequest]:
                 break
             if not any(f.strip() for f in fields):
                 continue
-            if len(fields) != len(names):
-                problems.append(
-                    FileProblem(
-                        row, None, f"raden har {len(fields)} fält men rubrikraden har {len(names)}"
-                    )
-                )
-                continue
-            cells = dict(zip(names, fields, strict=True))
-            values: dict[str, Any] = {"requested_by": requested_by}
-            bad = False
-            for column, field in COLUMNS.items():
-                if column not in cells:
-                    continue
-                text = cells[column].strip()
-                if column in ("headset", "data"):
-                    flag = _yes_no(text)
-                    if flag is None:
-                        problems.append(FileProblem(row, column, "skriv ja eller nej"))
-                        bad = True
-                    values[field] = flag
-                elif column == "behovskategori":
-                    if text not in ("1", "2", "3"):
-                        problems.append(FileProblem(row, column, "måste vara 1, 2 eller 3 (§4.1)"))
-                        bad = True
-                    values[field] = int(text) if text in ("1", "2", "3") else None
-                elif not text:
-                    problems.append(FileProblem(row, column, "saknas"))
-                    bad = True
-                else:
-                    values[field] = text
-            if bad:
-                continue
-            try:
-                order = OrderRequest.model_validate(values)
-            except ValidationError as exc:
-                where = {field: column for column, field in COLUMNS.items()}
-                for e in exc.errors():
-                    loc = e.get("loc", ())
-                    field = str(loc[0]) if loc else ""
-                    if field == "requested_by":
-                        problems.append(FileProblem(None, None, f"--requested-by: {swedish(e)}"))
-                    else:
-                        problems.append(FileProblem(row, where.get(field, field), swedish(e)))
+            order, found = _row_order(row, fields, names, requested_by)
+            problems += found
+            if order is None:
                 continue
             if order.employee_number in seen:
                 problems.append(
@@ -370,9 +356,54 @@ def read_batch(path: Path, requested_by: str) -> list[OrderRequest]:
             orders.append(order)
     except csv.Error:
         problems.append(FileProblem(reader.line_num, None, "raden går inte att läsa (citattecken)"))
+    return orders, problems
+
+
+def _row_order(
+    row: int, fields: list[str], names: list[str], requested_by: str
+) -> tuple[OrderRequest | None, list[FileProblem]]:
+    """The order on one row of the file, or None and the row's problems."""
+    if len(fields) != len(names):
+        text = f"raden har {len(fields)} fält men rubrikraden har {len(names)}"
+        return None, [FileProblem(row, None, text)]
+    values, problems = _row_values(row, dict(zip(names, fields, strict=True)), requested_by)
     if problems:
-        unique = list(dict.fromkeys(problems))
-        raise OrderFileError(path, unique)
-    if not orders:
-        raise OrderFileError(path, [FileProblem(None, None, "filen har inga beställningar")])
-    return orders
+        return None, problems
+    try:
+        return OrderRequest.model_validate(values), []
+    except ValidationError as exc:
+        where = {field: column for column, field in COLUMNS.items()}
+        for e in exc.errors():
+            loc = e.get("loc", ())
+            field = str(loc[0]) if loc else ""
+            if field == "requested_by":
+                problems.append(FileProblem(None, None, f"--requested-by: {swedish(e)}"))
+            else:
+                problems.append(FileProblem(row, where.get(field, field), swedish(e)))
+        return None, problems
+
+
+def _row_values(
+    row: int, cells: dict[str, str], requested_by: str
+) -> tuple[dict[str, Any], list[FileProblem]]:
+    """A row's cells as the form's fields, and what is wrong with them (nothing: a form)."""
+    values: dict[str, Any] = {"requested_by": requested_by}
+    problems: list[FileProblem] = []
+    for column, field in COLUMNS.items():
+        if column not in cells:
+            continue
+        text = cells[column].strip()
+        if column in ("headset", "data"):
+            flag = _yes_no(text)
+            if flag is None:
+                problems.append(FileProblem(row, column, "skriv ja eller nej"))
+            values[field] = flag
+        elif column == "behovskategori":
+            if text not in ("1", "2", "3"):
+                problems.append(FileProblem(row, column, "måste vara 1, 2 eller 3 (§4.1)"))
+            values[field] = int(text) if text in ("1", "2", "3") else None
+        elif not text:
+            problems.append(FileProblem(row, column, "saknas"))
+        else:
+            values[field] = text
+    return values, problems

@@ -1,0 +1,302 @@
+"""`telefoni approve`: a manager's decision on orders waiting in an onboarding run.
+
+The steps: check what was typed, find the run and what in it waits (the register says),
+check who may decide, send the decision to the paused run, wait until the register shows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any
+
+import httpx
+import typer
+
+from telefoni.cli.common import register_engine, usage_error
+from telefoni.cli.server import prefect_down, run_link, use_prefect_api
+from telefoni.core.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from models.onboarding import OnboardingOrder
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """What waits for the decision in one run, as the register had it before it was sent."""
+
+    run_id: str
+    references: list[str]
+    ids: list[int]
+    approval_round: int
+    paid_apps: list[str]  # sorted names of the paid apps the orders ask for
+
+
+def approve(
+    run: Annotated[
+        str,
+        typer.Argument(
+            metavar="RUN_ID",
+            help="Körningens id (står i e-postmeddelandet och i Prefect) eller beställningens "
+            "referens, t.ex. TEL-000123.",
+        ),
+    ],
+    approve_: Annotated[bool, typer.Option("--approve", help="Godkänn beställningen.")] = False,
+    reject: Annotated[bool, typer.Option("--reject", help="Avslå beställningen.")] = False,
+    as_: Annotated[
+        str | None,
+        typer.Option("--as", help="Ditt anställningsnummer: chefens eller en utsedd ersättares."),
+    ] = None,
+    comment: Annotated[str, typer.Option(help="Kommentar till beslutet.")] = "",
+    apps: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--app",
+            help="En betald app som du godkänner som arbetsverktyg (§4.2.4); upprepa för flera. "
+            "Appar som inte anges beställs inte.",
+        ),
+    ] = None,
+    wait: Annotated[
+        float, typer.Option(min=0, help="Sekunder att vänta på att beslutet registreras.")
+    ] = 30.0,
+) -> None:
+    """Godkänn eller avslå en beställning av telefon som väntar på chefens beslut."""
+    from telefoni.core.db import session_factory
+
+    who = _decider(approve_=approve_, reject=reject, as_=as_, apps=apps, comment=comment)
+    settings = get_settings()
+    url = use_prefect_api(settings)
+    sessions = session_factory(register_engine(settings))
+    with sessions() as session:
+        waiting = _waiting(session, run, who, settings)
+        chosen = _chosen_apps(waiting.paid_apps, apps or [])
+    decision = {
+        "decision": "godkänn" if approve_ else "avslå",
+        "decided_by": who,
+        "approved_apps": sorted(set(chosen)),
+        "comment": comment,
+    }
+    _send(url, settings, waiting.run_id, decision)
+    decided = _registered(sessions, waiting, settings, wait)
+    if decided is not None:
+        _tell_outcome(decided, waiting, who, settings)
+
+
+def _decider(
+    *, approve_: bool, reject: bool, as_: str | None, apps: list[str] | None, comment: str
+) -> str:
+    """Who decides, once the options make one decision; exit 2 if they do not."""
+    if approve_ == reject:
+        raise usage_error("Ange exakt ett av --approve och --reject.")
+    who = (as_ or "").strip()
+    if not who:
+        raise usage_error("Ange ditt anställningsnummer med --as.")
+    if reject and apps:
+        raise usage_error("--app går bara tillsammans med --approve.")
+    if len(comment) > 1000:
+        raise usage_error("--comment: får vara högst 1000 tecken.")
+    return who
+
+
+def _run_id(session: Session, run: str) -> str:
+    """The flow run's id from what was typed: the id itself or an order's TEL- reference."""
+    from uuid import UUID
+
+    from models.onboarding import OnboardingOrder, reference_id
+
+    run_id = run.strip()
+    if run_id.upper().startswith("TEL-"):
+        try:
+            order = session.get(OnboardingOrder, reference_id(run_id))
+        except ValueError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from None
+        if order is None or not order.flow_run_id:
+            typer.echo(f"Det finns ingen beställning {run_id.upper()} i registret.", err=True)
+            raise typer.Exit(1)
+        run_id = order.flow_run_id
+    try:
+        return str(UUID(run_id))
+    except ValueError:
+        typer.echo(
+            f"{run!r} är inget körnings-id (t.ex. 0b1c…-…) och ingen referens (TEL-000123).",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+
+
+def _waiting(session: Session, run: str, who: str, settings: Settings) -> Waiting:
+    """The run's orders that wait for a decision `who` may make; exit 1 if there are none."""
+    from sqlalchemy import select
+
+    from models.onboarding import STATUS_SV, OnboardingOrder, OrderStatus
+    from tasks.onboarding import may_decide  # imports Prefect: after use_prefect_api
+
+    run_id = _run_id(session, run)
+    found = list(
+        session.scalars(
+            select(OnboardingOrder)
+            .where(OnboardingOrder.flow_run_id == run_id)
+            .order_by(OnboardingOrder.id)
+        )
+    )
+    if not found:
+        typer.echo(f"Ingen beställning i registret hör till körningen {run_id}.", err=True)
+        raise typer.Exit(1)
+    waiting = [o for o in found if o.status is OrderStatus.AWAITING_APPROVAL]
+    if not waiting:
+        typer.echo(f"Inget i körningen {run_id} väntar på beslut:", err=True)
+        for o in found:
+            by = f" (beslut av {o.decided_by})" if o.decided_by else ""
+            typer.echo(f"  {o.reference}: {STATUS_SV[o.status]}{by}", err=True)
+        raise typer.Exit(1)
+    deputies = frozenset(d.strip() for d in settings.approval_deputies)
+    if not may_decide(waiting, who, deputies):
+        managers = sorted({o.approver.employee_number for o in waiting if o.approver})
+        orders_text = _references([o.reference for o in waiting], lower=True)
+        typer.echo(
+            f"{who} får inte besluta om {orders_text}"
+            f": bara chefen ({', '.join(managers) or 'saknas'}) eller en utsedd ersättare "
+            "kan göra det. Inget beslut har registrerats.",
+            err=True,
+        )
+        raise typer.Exit(1)
+    return Waiting(
+        run_id=run_id,
+        references=[o.reference for o in waiting],
+        ids=[o.id for o in waiting],
+        approval_round=found[0].approval_round,
+        paid_apps=sorted({a["name"] for o in waiting for a in o.apps}),
+    )
+
+
+def _chosen_apps(paid: list[str], apps: Sequence[str]) -> list[str]:
+    """The paid apps named with --app, as the orders spell them; exit 2 for one not there."""
+    chosen: list[str] = []
+    for name in apps:
+        match = [p for p in paid if p.casefold() == name.strip().casefold()]
+        if not match:
+            have = (
+                f"Appar i beställningen: {', '.join(paid)}."
+                if paid
+                else "Beställningen har inga betalda appar."
+            )
+            raise usage_error(f"--app: ingen app i beställningen heter {name.strip()!r}. {have}")
+        chosen.append(match[0])
+    return chosen
+
+
+def _send(url: str, settings: Settings, run_id: str, decision: dict[str, Any]) -> None:
+    """Resume the paused run with the decision; exit 1 with the reason if Prefect refuses."""
+    from uuid import UUID
+
+    from prefect.exceptions import (
+        FlowPauseTimeout,
+        NotPausedError,
+        ObjectNotFound,
+        PrefectHTTPStatusError,
+    )
+    from prefect.flow_runs import resume_flow_run
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    try:
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            resume_flow_run(UUID(run_id), run_input=decision)
+    except httpx.TransportError:
+        raise prefect_down(url) from None
+    except ObjectNotFound:
+        typer.echo(f"Prefect-servern ({url}) känner inte till körningen {run_id}.", err=True)
+        raise typer.Exit(1) from None
+    except NotPausedError:
+        typer.echo(
+            f"Körningen {run_id} väntar inte på ett beslut i Prefect just nu: den kan ha "
+            "avslutats eller avbrutits, eller inte hunnit stanna för beslutet än. Inget beslut "
+            f"har registrerats. Se körningen: {run_link(settings, run_id)}",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    except FlowPauseTimeout:
+        typer.echo(
+            f"Tiden för beslut har gått ut; körningen {run_id} kan inte längre återupptas.",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    except (RuntimeError, PrefectHTTPStatusError) as exc:
+        typer.echo(f"Prefect tog inte emot beslutet för körningen {run_id}: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _registered(
+    sessions: Callable[[], Session], waiting: Waiting, settings: Settings, wait: float
+) -> list[OnboardingOrder] | None:
+    """The orders once the run has decided them; None if it still works after `wait` s."""
+    import time
+
+    from sqlalchemy import select
+
+    from models.onboarding import OnboardingOrder, OrderStatus
+
+    deadline = time.monotonic() + wait
+    while True:
+        with sessions() as session:
+            now = list(
+                session.scalars(
+                    select(OnboardingOrder)
+                    .where(OnboardingOrder.id.in_(waiting.ids))
+                    .order_by(OnboardingOrder.id)
+                )
+            )
+        if all(o.status is not OrderStatus.AWAITING_APPROVAL for o in now):
+            return now
+        if now[0].approval_round > waiting.approval_round:  # the run looked at it, asks again
+            typer.echo(
+                "Körningen registrerade inte beslutet och väntar på ett nytt. Se varför: "
+                f"{run_link(settings, waiting.run_id)}",
+                err=True,
+            )
+            raise typer.Exit(1)
+        if time.monotonic() >= deadline:
+            typer.echo(
+                f"Beslutet är skickat. Körningen behandlar det fortfarande; följ den här: "
+                f"{run_link(settings, waiting.run_id)}"
+            )
+            return None
+        time.sleep(0.5)
+
+
+def _tell_outcome(
+    decided: list[OnboardingOrder], waiting: Waiting, who: str, settings: Settings
+) -> None:
+    """What the run registered; exit 1 if someone else's decision came first."""
+    from models.onboarding import STATUS_SV, OrderStatus
+
+    lead = decided[0]
+    if lead.decided_by != who:
+        typer.echo(
+            f"{_references(waiting.references)} avgjordes redan av "
+            f"{lead.decided_by or 'någon annan'} ({STATUS_SV[lead.status]}); "
+            "ditt beslut registrerades inte.",
+            err=True,
+        )
+        raise typer.Exit(1)
+    verdict = "avslogs" if lead.status is OrderStatus.REJECTED else "godkändes"
+    typer.echo(f"{_references(waiting.references)} {verdict} av {who}.")
+    if verdict == "godkändes" and waiting.paid_apps:
+        kept = sorted({a["name"] for o in decided for a in o.apps if a.get("approved")})
+        typer.echo(
+            f"Godkända appar: {', '.join(kept)}." if kept else "Inga betalda appar godkändes."
+        )
+    typer.echo(f"Följ körningen: {run_link(settings, waiting.run_id)}")
+
+
+def _references(references: list[str], *, lower: bool = False) -> str:
+    """'Beställningen TEL-000001', '… TEL-000001 och TEL-000002', or a range for many."""
+    if len(references) == 1:
+        text = f"Beställningen {references[0]}"
+    elif len(references) <= 5:
+        text = f"Beställningarna {', '.join(references[:-1])} och {references[-1]}"
+    else:
+        text = f"De {len(references)} beställningarna {references[0]}–{references[-1]}"
+    return text[0].lower() + text[1:] if lower else text

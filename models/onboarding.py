@@ -125,6 +125,12 @@ class OnboardingOrder(Base):
 
     employee: Mapped[Employee] = relationship(foreign_keys=[employee_id])
     approver: Mapped[Employee | None] = relationship(foreign_keys=[approver_id])
+
+    @property
+    def approver_number(self) -> str | None:
+        """The employee number of whoever is asked to decide (None when nobody is)."""
+        return self.approver.employee_number if self.approver else None
+
     phone_model: Mapped[PhoneModel | None] = relationship()
     subscription_option: Mapped[SubscriptionOption | None] = relationship()
 

@@ -17,7 +17,6 @@ from tasks.onboarding.approved import (
     DecisionOutcome,
     ask_for_approval,
     decide,
-    may_decide,
 )
 from tasks.onboarding.base import STOCKHOLM, Context, context_from
 from tasks.onboarding.checked import check_orders
@@ -73,7 +72,6 @@ __all__ = [
     "context_from",
     "decide",
     "decide_task",
-    "may_decide",
     "notify",
     "notify_task",
     "operator_order",

@@ -96,17 +96,6 @@ class DecisionOutcome:
     message: str
 
 
-def may_decide(
-    waiting: Sequence[OnboardingOrder], decided_by: str, deputies: frozenset[str]
-) -> bool:
-    """`models.onboarding_rules.may_decide` over the waiting orders (the CLI's call)."""
-    return rules.may_decide(_approvers(waiting), decided_by, deputies)
-
-
-def _approvers(waiting: Sequence[OnboardingOrder]) -> list[str | None]:
-    return [o.approver.employee_number if o.approver else None for o in waiting]
-
-
 def decide(
     session: Session, ids: Sequence[int], decision: ApprovalDecision, *, ctx: Context, now: datetime
 ) -> DecisionOutcome:
@@ -117,7 +106,7 @@ def decide(
     lead = batch_lead(session, ids)
     lead.approval_round += 1  # this wait is used up, whatever came of it
     who = decision.decided_by.strip()
-    if not rules.may_decide(_approvers(waiting), who, ctx.deputies):
+    if not rules.may_decide([o.approver_number for o in waiting], who, ctx.deputies):
         return _refuse_decider(session, waiting, who, ctx)
     approved = decision.decision == "godkänn"
     for order in waiting:

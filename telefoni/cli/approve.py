@@ -132,7 +132,7 @@ def _waiting(session: Session, run: str, who: str, settings: Settings) -> Waitin
     from sqlalchemy import select
 
     from models.onboarding import STATUS_SV, OnboardingOrder, OrderStatus
-    from tasks.onboarding import may_decide  # imports Prefect: after use_prefect_api
+    from models.onboarding_rules import may_decide
 
     run_id = _run_id(session, run)
     found = list(
@@ -153,7 +153,7 @@ def _waiting(session: Session, run: str, who: str, settings: Settings) -> Waitin
             typer.echo(f"  {o.reference}: {STATUS_SV[o.status]}{by}", err=True)
         raise typer.Exit(1)
     deputies = frozenset(d.strip() for d in settings.approval_deputies)
-    if not may_decide(waiting, who, deputies):
+    if not may_decide([o.approver_number for o in waiting], who, deputies):
         managers = sorted({o.approver.employee_number for o in waiting if o.approver})
         orders_text = _references([o.reference for o in waiting], lower=True)
         typer.echo(

@@ -176,7 +176,9 @@ def test_before_and_after_are_masked(session: Session) -> None:
         reason="rättad 19850709-9821",
     )
     row = session.execute(text("SELECT * FROM audit_event WHERE seq = :s"), {"s": seq}).one()
-    stored = " ".join(str(v) for v in row)
+    # Every column but the chain's hex digests, which hold "9821" about once in 500 rows.
+    stored = " ".join(str(v) for k, v in row._mapping.items() if not k.endswith("hash"))
+    assert {"before", "after", "reason"} <= row._mapping.keys()
     assert "9821" not in stored
     assert "850709-****" in stored
 

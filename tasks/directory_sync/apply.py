@@ -24,10 +24,12 @@ from tasks.directory_sync.sql import _chunks
 
 
 def _none(value: Any) -> Any:
+    """The value as written: None for an empty one (None, NA, "" or NaN)."""
     return None if value is None or value is pd.NA or value == "" or value != value else value
 
 
 def _date(value: Any) -> date | None:
+    """A day as written, or None."""
     if value is None or pd.isna(value):
         return None
     day: date = pd.Timestamp(value).date()
@@ -35,6 +37,7 @@ def _date(value: Any) -> date | None:
 
 
 def _employee_values(row: Any, units: Mapping[str, int], ccs: Mapping[str, int]) -> dict[str, Any]:
+    """The HR fields of an employee row as written, from a valid export row (not the manager)."""
     return {
         "first_name": row.first_name,
         "last_name": row.last_name,

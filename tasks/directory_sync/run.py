@@ -66,13 +66,15 @@ def sync_directory(
     vault: PersonnummerVault,
     options: SyncOptions,
     today: date,
+    register_read: Callable[[], object] | None = None,
 ) -> SyncReport:
     """Validate, plan, brake and apply one HR export; one run at a time, whoever starts it.
 
     ``export``: the export, or how to read it. The register is read meanwhile, on a connection
     of its own: the database works while Python parses the file (and hashes its rows). If
     anything was written to the register after that read began (every change appends to the
-    audit chain), it is read again inside the run's transaction."""
+    audit chain), it is read again inside the run's transaction. ``register_read``: called
+    once that read is done (a test's signal; not called when there is no such read)."""
     with exclusive_run(engine, LOCK_NAME) as mine:
         if not mine:
             raise SyncAlreadyRunning("En annan katalogsynk pågår redan; den här gjorde ingenting.")
@@ -82,6 +84,8 @@ def sync_directory(
         ):
             # (An in-memory SQLite database cannot be read from another connection.)
             early = None if _in_memory(engine) else side.submit(_read_register, engine)
+            if early is not None and register_read is not None:
+                early.add_done_callback(lambda _: register_read())
             hr = export() if callable(export) else export
             with Session(engine) as session, session.begin():
                 return _sync(session, hr, early, side, vault=vault, options=options, today=today)

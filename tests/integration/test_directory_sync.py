@@ -8,7 +8,6 @@ import logging
 import secrets
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -412,8 +411,10 @@ def test_a_change_to_the_register_while_the_file_is_read_is_not_missed(
     change, with its audit event) still leaves the directory entry."""
     path = town.write(town.export, "hr.csv")
 
-    def read_slowly() -> HrExport:
-        time.sleep(1)  # the register has been read by now
+    register_read = threading.Event()
+
+    def read_once_the_register_is() -> HrExport:
+        assert register_read.wait(60)  # the sync's own read of the register is done
         with Session(town.engine) as session, session.begin():
             subscription, number = end_a_personal_subscription(session)
             record(
@@ -429,7 +430,12 @@ def test_a_change_to_the_register_while_the_file_is_read_is_not_missed(
     ended: list[str] = []
     with caplog.at_level(logging.INFO, logger="tasks.directory_sync"):
         report = sync_directory(
-            town.engine, read_slowly, vault=town.vault, options=SyncOptions(), today=TODAY
+            town.engine,
+            read_once_the_register_is,
+            vault=town.vault,
+            options=SyncOptions(),
+            today=TODAY,
+            register_read=register_read.set,
         )
 
     assert "Registret ändrades medan HR-exporten lästes" in caplog.text  # read again

@@ -8,7 +8,7 @@ import logging
 import secrets
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -285,6 +285,42 @@ def test_two_syncs_started_together_apply_once(town: Town) -> None:
         assert town.count(AuditEvent) == events + 1
     with Session(town.engine) as session:
         assert verify(session).intact
+
+
+def test_a_sync_started_while_another_holds_the_lock_is_refused(town: Town) -> None:
+    """A sync held inside its lock (still reading its file): a second one started meanwhile is
+    refused and writes nothing; the first then applies. Nothing but the lock can refuse the
+    second: the first has not begun its transaction, so it holds no lock of the database's."""
+    hr = town.export.copy()
+    hr.loc[7, "titel"] = "Titel medan låset hålls"
+    path = town.write(hr, "hr.csv")
+    holding, release = threading.Event(), threading.Event()
+
+    def read_once_released() -> HrExport:
+        holding.set()  # called by the first sync, inside its lock
+        assert release.wait(60)
+        return read_hr_export(path)
+
+    def sync(export: HrExport | Callable[[], HrExport]) -> SyncReport:
+        return sync_directory(
+            town.engine, export, vault=town.vault, options=SyncOptions(), today=TODAY
+        )
+
+    events = town.count(AuditEvent)
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(sync, read_once_released)
+        try:
+            assert holding.wait(60)
+            with pytest.raises(SyncAlreadyRunning):
+                sync(read_hr_export(path))
+            assert (town.count(AuditEvent), town.count(SyncRun)) == (events, 0)
+        finally:
+            release.set()
+        report = first.result(timeout=120)
+
+    assert (report.status, report.changed, report.rows_applied) == (SyncStatus.APPLIED, 1, 1)
+    assert town.count(AuditEvent) == events + 1
+    assert town.count(SyncRun) == 1
 
 
 def telefoni_sync(town: Town, *args: str) -> subprocess.CompletedProcess[str]:

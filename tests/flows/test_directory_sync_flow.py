@@ -6,10 +6,17 @@ import threading
 import time
 from datetime import date
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    FlowRunFilter,
+    FlowRunFilterId,
+)
+from prefect.client.schemas.objects import TaskRun
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -39,6 +46,22 @@ def artifacts_of(flow_run_id: object) -> dict[str, str]:
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
         )
     return {str(a.key): str(a.data) for a in found}
+
+
+def task_runs_of(flow_run_id: UUID, task_name: str) -> list[TaskRun]:
+    """The flow run's runs of the task ``task_name``, once the server has recorded each one's
+    end (task runs reach it as events, a moment after the flow run has seen them)."""
+    deadline = time.monotonic() + 60
+    with get_client(sync_client=True) as client:
+        while True:
+            found = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+            )
+            runs = [r for r in found if r.name.startswith(task_name)]
+            if runs and all(r.state is not None and r.state.is_final() for r in runs):
+                return runs
+            assert time.monotonic() < deadline, f"no final state recorded: {found}"
+            time.sleep(0.2)
 
 
 def test_sync_flow_applies_and_reports(flow_db: Engine, hr_file: Path) -> None:
@@ -82,10 +105,13 @@ def test_a_file_still_being_written_is_read_when_complete(
 def test_a_broken_file_fails_at_once_with_a_clear_error(flow_db: Engine, tmp_path: Path) -> None:
     path = tmp_path / "fel.csv"
     path.write_text("anstallningsnummer,personnummer,fornamn\n1,2,3\n", encoding="utf-8")
-    started = time.monotonic()
     state = directory_sync(path=str(path), return_state=True)
     assert state.is_failed()
-    assert time.monotonic() - started < 20  # not retried: an invalid file stays invalid
+    flow_run_id = state.state_details.flow_run_id
+    assert flow_run_id is not None
+    (read,) = task_runs_of(flow_run_id, "Läs HR-exporten")
+    assert read.state is not None and read.state.is_failed()
+    assert read.run_count == 1  # not retried: an invalid file stays invalid
     with pytest.raises(Exception, match=r"fel\.csv.*rad 1") as info:
         state.result()
     assert "komma" in str(info.value)

@@ -5,19 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 from prefect.runtime import flow_run
 
 from models.audit import Actor
-from models.directory_sync import BrakeLimits, SyncStatus
+from models.directory_sync import BrakeLimits
 from models.hr_export import HrExport
 from models.outbox import Sender
-from tasks.directory_sync import SyncOptions, SyncReport, read_export, sync_directory
+from tasks.directory_sync import SyncOptions, SyncReport, publish, read_export, sync_directory
+from tasks.directory_sync import summary_markdown as summary_markdown  # the CLI prints it
 from telefoni.core.settings import Settings, get_settings
-
-ARTIFACT_ROWS = 500
 
 
 def options_from(
@@ -68,54 +65,6 @@ def run_sync(
         options=options,
         today=now.date(),
     )
-
-
-def summary_markdown(report: SyncReport) -> str:
-    status = {
-        SyncStatus.APPLIED: "genomförd",
-        SyncStatus.DRY_RUN: "provkörning – inget skrevs",
-        SyncStatus.BRAKED: "STOPPAD – inget skrevs",
-    }[report.status]
-    lines = [
-        f"## Katalogsynk: {status}",
-        "",
-        f"Fil: `{report.file_name}`",
-        "",
-        "| | antal |",
-        "| --- | ---: |",
-        f"| rader i HR-exporten | {report.rows_read} |",
-        f"| rader som gav ändringar | {report.rows_applied} |",
-        f"| rader utan ändring | {report.rows_unchanged} |",
-        f"| rader i karantän | {report.rows_quarantined} |",
-        f"| nya personer | {report.joiners} |",
-        f"| ändrade personer | {report.changed} |",
-        f"| borttagna ur kunddatabasen | {report.leavers} |",
-    ]
-    if report.message:
-        lines += ["", f"**{report.message}**"]
-    if report.extra_columns:
-        lines += ["", "Okända kolumner som inte lästes: " + ", ".join(report.extra_columns)]
-    return "\n".join(lines)
-
-
-@task(name="Rapportera katalogsynken", cache_policy=NO_CACHE, persist_result=False)
-def publish(report: SyncReport) -> None:
-    """Markdown summary and the change and quarantine tables on the run."""
-    create_markdown_artifact(
-        key="directory-sync", markdown=summary_markdown(report), description="Katalogsynk"
-    )
-    if len(report.changes):
-        create_table_artifact(
-            key="directory-sync-changes",
-            table=report.changes.head(ARTIFACT_ROWS).astype(str).to_dict("records"),
-            description=f"Ändringar (de första {ARTIFACT_ROWS}; alla finns i e-postens bilaga)",
-        )
-    if len(report.quarantine):
-        create_table_artifact(
-            key="directory-sync-quarantine",
-            table=report.quarantine.head(ARTIFACT_ROWS).astype(str).to_dict("records"),
-            description="Rader i karantän (värden visas inte)",
-        )
 
 
 @flow(

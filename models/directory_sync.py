@@ -252,15 +252,7 @@ def plan(
     """
     today_text = today.isoformat()
     if unchanged is None:
-        unchanged = pd.DataFrame(
-            {
-                "employee_id": pd.Series(dtype=np.int64),
-                "employee_number": pd.Series(dtype=object),
-                "first_name": pd.Series(dtype=object),
-                "last_name": pd.Series(dtype=object),
-                "employment_end": pd.Series(dtype=object),
-            }
-        )
+        unchanged = _no_rows_unchanged()
     ended = _before(desired["employment_end"], today_text)
     staying = desired[~ended]
     by_number = current.set_index("employee_number")
@@ -276,16 +268,55 @@ def plan(
     changed = existing[existing["employee_number"].isin(changed_numbers)]
     missing_entry = existing[~existing["has_entry"].astype(bool)]
 
-    absent = current[
+    ended_active = desired[ended & desired["employee_number"].isin(active_numbers)]
+    ended_unchanged = unchanged[_before(unchanged["employment_end"], today_text)]
+    ended_people = _ended_people(ended_active, ended_unchanged, by_number)
+    touched = set(changed_numbers) | set(missing_entry["employee_number"])
+    applied = len(joiners) + len(touched) + len(ended_people)
+    return SyncPlan(
+        joiners=joiners,
+        changed=changed,
+        changes=changes,
+        leavers=_leavers(_absent(current, desired, unchanged, protected_numbers), ended_people),
+        directory_missing=missing_entry,
+        rows_read=rows_read,
+        rows_applied=applied,
+        rows_unchanged=len(desired) + len(unchanged) - applied,
+        rows_quarantined=quarantined_rows,
+    )
+
+
+def _no_rows_unchanged() -> pd.DataFrame:
+    """`plan`'s ``unchanged`` when the caller knows of no unchanged rows."""
+    return pd.DataFrame(
+        {
+            "employee_id": pd.Series(dtype=np.int64),
+            "employee_number": pd.Series(dtype=object),
+            "first_name": pd.Series(dtype=object),
+            "last_name": pd.Series(dtype=object),
+            "employment_end": pd.Series(dtype=object),
+        }
+    )
+
+
+def _absent(
+    current: pd.DataFrame, desired: pd.DataFrame, unchanged: pd.DataFrame, protected: set[str]
+) -> pd.DataFrame:
+    """Active people of ``current`` with no row in the export (quarantined ones are protected)."""
+    return current[
         ~current["left"]
         & ~current["employee_number"].isin(desired["employee_number"])
         & ~current["employee_id"].isin(unchanged["employee_id"])  # ids: cheaper than numbers
-        & ~current["employee_number"].isin(protected_numbers)
+        & ~current["employee_number"].isin(protected)
     ]
-    ended_active = desired[ended & desired["employee_number"].isin(active_numbers)]
-    ended_unchanged = unchanged[_before(unchanged["employment_end"], today_text)]
-    # People whose employment has ended, in file order (both frames are indexed by line).
-    ended_people = pd.concat(
+
+
+def _ended_people(
+    ended_active: pd.DataFrame, ended_unchanged: pd.DataFrame, by_number: pd.DataFrame
+) -> pd.DataFrame:
+    """People whose employment has ended (employee_id, employee_number, name, end), from the
+    desired rows and the unchanged ones, in file order (both frames are indexed by line)."""
+    return pd.concat(
         [
             pd.DataFrame(
                 {
@@ -311,7 +342,12 @@ def plan(
             ),
         ]
     ).sort_index(kind="stable")
-    leavers = pd.concat(
+
+
+def _leavers(absent: pd.DataFrame, ended_people: pd.DataFrame) -> pd.DataFrame:
+    """The register rows to remove (employee_id, employee_number, name, reason): the ``absent``
+    from the export first, then the ``ended_people``."""
+    return pd.concat(
         [
             pd.DataFrame(
                 {
@@ -331,19 +367,6 @@ def plan(
             ),
         ],
         ignore_index=True,
-    )
-    touched = set(changed_numbers) | set(missing_entry["employee_number"])
-    applied = len(joiners) + len(touched) + len(ended_people)
-    return SyncPlan(
-        joiners=joiners,
-        changed=changed,
-        changes=changes,
-        leavers=leavers,
-        directory_missing=missing_entry,
-        rows_read=rows_read,
-        rows_applied=applied,
-        rows_unchanged=len(desired) + len(unchanged) - applied,
-        rows_quarantined=quarantined_rows,
     )
 
 

@@ -6,10 +6,21 @@ import threading
 import time
 from datetime import date
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    FlowRunFilter,
+    FlowRunFilterId,
+    TaskRunFilter,
+    TaskRunFilterName,
+    TaskRunFilterState,
+    TaskRunFilterStateName,
+)
+from prefect.client.schemas.objects import TaskRun
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -41,6 +52,22 @@ def artifacts_of(flow_run_id: object) -> dict[str, str]:
     return {str(a.key): str(a.data) for a in found}
 
 
+def task_runs_of(flow_run_id: UUID, task_name: str) -> list[TaskRun]:
+    """The flow run's runs of the task ``task_name``, once the server has recorded each one's
+    end (task runs reach it as events, a moment after the flow run has seen them)."""
+    deadline = time.monotonic() + 60
+    with get_client(sync_client=True) as client:
+        while True:
+            found = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+            )
+            runs = [r for r in found if r.name.startswith(task_name)]
+            if runs and all(r.state is not None and r.state.is_final() for r in runs):
+                return runs
+            assert time.monotonic() < deadline, f"no final state recorded: {found}"
+            time.sleep(0.2)
+
+
 def test_sync_flow_applies_and_reports(flow_db: Engine, hr_file: Path) -> None:
     state = directory_sync(path=str(hr_file), started_by="hr.handlaggare", return_state=True)
     report = state.result()
@@ -56,36 +83,61 @@ def test_sync_flow_applies_and_reports(flow_db: Engine, hr_file: Path) -> None:
     assert event.flow_run_id == str(state.state_details.flow_run_id)
 
 
+def wait_for_a_retry(task_name: str) -> None:
+    """Until the server has recorded a run of the task ``task_name`` failed once and waiting to
+    be tried again (or trying again)."""
+    waiting = TaskRunFilter(
+        name=TaskRunFilterName(like_=task_name),
+        state=TaskRunFilterState(name=TaskRunFilterStateName(any_=["AwaitingRetry", "Retrying"])),
+    )
+    deadline = time.monotonic() + 60
+    with get_client(sync_client=True) as client:
+        while not client.read_task_runs(task_run_filter=waiting):
+            assert time.monotonic() < deadline, f"{task_name} was never retried"
+            time.sleep(0.2)
+
+
 def test_a_file_still_being_written_is_read_when_complete(
     flow_db: Engine, hr_file: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TELEFONI_HR_READ_RETRY_SECONDS", "1")
+    monkeypatch.setenv("TELEFONI_HR_READ_RETRIES", "60")  # a minute to see the first read fail
     get_settings.cache_clear()
     whole = hr_file.read_bytes()
     cut = whole[: len(whole) - 40]  # the writer is mid-row
     hr_file.write_bytes(cut)
 
-    def finish_writing() -> None:
-        time.sleep(1.5)
-        hr_file.write_bytes(whole)
+    def finish_writing_once_a_read_failed() -> None:
+        try:
+            wait_for_a_retry("Läs HR-exporten")
+        finally:
+            hr_file.write_bytes(whole)
 
-    writer = threading.Thread(target=finish_writing)
+    writer = threading.Thread(target=finish_writing_once_a_read_failed)
     writer.start()
-    report = directory_sync(path=str(hr_file))
+    state = directory_sync(path=str(hr_file), return_state=True)
     writer.join()
+    report = state.result()
 
     assert report.status is SyncStatus.APPLIED
     assert report.rows_read == 120
     assert report.changed == 1
+    flow_run_id = state.state_details.flow_run_id
+    assert flow_run_id is not None
+    (read,) = task_runs_of(flow_run_id, "Läs HR-exporten")
+    assert read.run_count >= 2  # the half-written file was read, and then the whole one
 
 
 def test_a_broken_file_fails_at_once_with_a_clear_error(flow_db: Engine, tmp_path: Path) -> None:
     path = tmp_path / "fel.csv"
     path.write_text("anstallningsnummer,personnummer,fornamn\n1,2,3\n", encoding="utf-8")
-    started = time.monotonic()
     state = directory_sync(path=str(path), return_state=True)
     assert state.is_failed()
-    assert time.monotonic() - started < 20  # not retried: an invalid file stays invalid
+    flow_run_id = state.state_details.flow_run_id
+    assert flow_run_id is not None
+    (read,) = task_runs_of(flow_run_id, "Läs HR-exporten")
+    assert read.state is not None and read.state.is_failed()
+    assert read.run_count == 1  # not retried: an invalid file stays invalid
     with pytest.raises(Exception, match=r"fel\.csv.*rad 1") as info:
         state.result()
     assert "komma" in str(info.value)

@@ -8,8 +8,7 @@ import logging
 import secrets
 import subprocess
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -288,6 +287,42 @@ def test_two_syncs_started_together_apply_once(town: Town) -> None:
         assert verify(session).intact
 
 
+def test_a_sync_started_while_another_holds_the_lock_is_refused(town: Town) -> None:
+    """A sync held inside its lock (still reading its file): a second one started meanwhile is
+    refused and writes nothing; the first then applies. Nothing but the lock can refuse the
+    second: the first has not begun its transaction, so it holds no lock of the database's."""
+    hr = town.export.copy()
+    hr.loc[7, "titel"] = "Titel medan låset hålls"
+    path = town.write(hr, "hr.csv")
+    holding, release = threading.Event(), threading.Event()
+
+    def read_once_released() -> HrExport:
+        holding.set()  # called by the first sync, inside its lock
+        assert release.wait(60)
+        return read_hr_export(path)
+
+    def sync(export: HrExport | Callable[[], HrExport]) -> SyncReport:
+        return sync_directory(
+            town.engine, export, vault=town.vault, options=SyncOptions(), today=TODAY
+        )
+
+    events = town.count(AuditEvent)
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(sync, read_once_released)
+        try:
+            assert holding.wait(60)
+            with pytest.raises(SyncAlreadyRunning):
+                sync(read_hr_export(path))
+            assert (town.count(AuditEvent), town.count(SyncRun)) == (events, 0)
+        finally:
+            release.set()
+        report = first.result(timeout=120)
+
+    assert (report.status, report.changed, report.rows_applied) == (SyncStatus.APPLIED, 1, 1)
+    assert town.count(AuditEvent) == events + 1
+    assert town.count(SyncRun) == 1
+
+
 def telefoni_sync(town: Town, *args: str) -> subprocess.CompletedProcess[str]:
     return telefoni(
         "sync",
@@ -412,8 +447,10 @@ def test_a_change_to_the_register_while_the_file_is_read_is_not_missed(
     change, with its audit event) still leaves the directory entry."""
     path = town.write(town.export, "hr.csv")
 
-    def read_slowly() -> HrExport:
-        time.sleep(1)  # the register has been read by now
+    register_read = threading.Event()
+
+    def read_once_the_register_is() -> HrExport:
+        assert register_read.wait(60)  # the sync's own read of the register is done
         with Session(town.engine) as session, session.begin():
             subscription, number = end_a_personal_subscription(session)
             record(
@@ -429,7 +466,12 @@ def test_a_change_to_the_register_while_the_file_is_read_is_not_missed(
     ended: list[str] = []
     with caplog.at_level(logging.INFO, logger="tasks.directory_sync"):
         report = sync_directory(
-            town.engine, read_slowly, vault=town.vault, options=SyncOptions(), today=TODAY
+            town.engine,
+            read_once_the_register_is,
+            vault=town.vault,
+            options=SyncOptions(),
+            today=TODAY,
+            register_read=register_read.set,
         )
 
     assert "Registret ändrades medan HR-exporten lästes" in caplog.text  # read again

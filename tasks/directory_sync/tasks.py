@@ -1,0 +1,67 @@
+"""The sync's Prefect tasks: reading the HR file (retried while it is written), publishing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from models.hr_export import HrExport, HrFileIncomplete, read_hr_export
+from tasks.directory_sync.report import SyncReport, summary_markdown
+
+ARTIFACT_ROWS = 500
+
+
+class HrFileMissing(FileNotFoundError):
+    """No HR export where it should be (yet): HR's export job may be late."""
+
+
+def _still_being_written(task: Any, task_run: Any, state: Any) -> bool:
+    try:
+        state.result()
+    except (HrFileIncomplete, HrFileMissing):
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(
+    name="Läs HR-exporten",
+    retries=5,
+    retry_delay_seconds=30,
+    retry_condition_fn=_still_being_written,
+    persist_result=False,  # the rows hold personnummer: never into result storage
+    cache_policy=NO_CACHE,
+)
+def read_export(path: str, column_map: dict[str, str] | None = None) -> HrExport:
+    """Read the HR file; retried only while it is missing or looks half-written."""
+    try:
+        return read_hr_export(Path(path), column_map=column_map)
+    except FileNotFoundError:
+        raise HrFileMissing(f"HR-exporten finns inte: {path}") from None
+    except PermissionError:
+        raise PermissionError(f"HR-exporten går inte att läsa (behörighet): {path}") from None
+
+
+@task(name="Rapportera katalogsynken", cache_policy=NO_CACHE, persist_result=False)
+def publish(report: SyncReport) -> None:
+    """Markdown summary and the change and quarantine tables on the run."""
+    create_markdown_artifact(
+        key="directory-sync", markdown=summary_markdown(report), description="Katalogsynk"
+    )
+    if len(report.changes):
+        create_table_artifact(
+            key="directory-sync-changes",
+            table=report.changes.head(ARTIFACT_ROWS).astype(str).to_dict("records"),
+            description=f"Ändringar (de första {ARTIFACT_ROWS}; alla finns i e-postens bilaga)",
+        )
+    if len(report.quarantine):
+        create_table_artifact(
+            key="directory-sync-quarantine",
+            table=report.quarantine.head(ARTIFACT_ROWS).astype(str).to_dict("records"),
+            description="Rader i karantän (värden visas inte)",
+        )

@@ -13,7 +13,6 @@ from models.directory_sync import BrakeLimits
 from models.hr_export import HrExport
 from models.outbox import Sender
 from tasks.directory_sync import SyncOptions, SyncReport, publish, read_export, sync_directory
-from tasks.directory_sync import summary_markdown as summary_markdown  # the CLI prints it
 from telefoni.core.settings import Settings, get_settings
 
 

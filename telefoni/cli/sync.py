@@ -24,11 +24,11 @@ def sync(
     """Sync the contact centre's directory with an HR export (the nightly flow, by hand)."""
     import getpass
 
-    from flows.directory_sync import options_from, run_sync, summary_markdown
+    from flows.directory_sync import options_from, run_sync
     from models.audit import Actor
     from models.directory_sync import SyncStatus
     from models.hr_export import HrFileError, read_hr_export
-    from tasks.directory_sync import SyncAlreadyRunning
+    from tasks.directory_sync import SyncAlreadyRunning, summary_markdown
 
     settings = get_settings()
     register_engine(settings)  # refuses an outdated schema

@@ -358,6 +358,11 @@ def may_decide(approvers: Sequence[str | None], decided_by: str, deputies: Colle
     return bool(approvers) and all(approver == who for approver in approvers)
 
 
+def someone_may_decide(has_manager: bool, deputies: Collection[str]) -> bool:
+    """§4: an order can be decided on when the employee has a manager or a deputy is named."""
+    return has_manager or bool(deputies)
+
+
 def with_required_services(order: OrderFacts) -> OrderFacts:
     """The order as it is placed: referral always on (§4.2.3)."""
     return replace(order, referral=True)

@@ -62,7 +62,7 @@ def context_from(settings: Settings, flow_run_id: str | None) -> Context:
         contact_centre_email=str(settings.contact_centre_email),
         municipality=settings.municipality,
         ui_url=settings.prefect_ui_url,
-        deputies=frozenset(d.strip() for d in settings.approval_deputies),
+        deputies=settings.deputies,
         deadline=timedelta(days=settings.approval_deadline_days),
         remind_every=timedelta(hours=settings.approval_reminder_hours),
         flow_run_id=flow_run_id,

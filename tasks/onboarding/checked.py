@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from models import audit
 from models.onboarding import OnboardingOrder, OrderStatus
-from models.onboarding_rules import OrderFacts, check
+from models.onboarding_rules import OrderFacts, check, someone_may_decide
 from models.register import (
     PhoneModel,
     Subscription,
@@ -58,7 +58,7 @@ def _facts(
         order_facts(order, model, option),
         holds_active_personal_subscription=holds,
         employee_active=not ended,
-        has_approver=employee.manager_id is not None or bool(deputies),
+        has_approver=someone_may_decide(employee.manager_id is not None, deputies),
         registered_category=employee.need_category,
         other_manager_than_batch=other_manager,
         catalogue=tuple(sorted(m.name for m in catalogue.models.values() if m.available)),

@@ -152,8 +152,7 @@ def _waiting(session: Session, run: str, who: str, settings: Settings) -> Waitin
             by = f" (beslut av {o.decided_by})" if o.decided_by else ""
             typer.echo(f"  {o.reference}: {STATUS_SV[o.status]}{by}", err=True)
         raise typer.Exit(1)
-    deputies = frozenset(d.strip() for d in settings.approval_deputies)
-    if not may_decide([o.approver_number for o in waiting], who, deputies):
+    if not may_decide([o.approver_number for o in waiting], who, settings.deputies):
         managers = sorted({o.approver.employee_number for o in waiting if o.approver})
         orders_text = _references([o.reference for o in waiting], lower=True)
         typer.echo(

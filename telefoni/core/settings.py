@@ -113,6 +113,11 @@ class Settings(BaseSettings):
         return bool(self.smtp_host)
 
     @property
+    def deputies(self) -> frozenset[str]:
+        """The approval deputies' employee numbers, as written but for spaces around them."""
+        return frozenset(d.strip() for d in self.approval_deputies)
+
+    @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 

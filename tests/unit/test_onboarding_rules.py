@@ -20,6 +20,7 @@ from models.onboarding_rules import (
     has_data,
     may_decide,
     placed_services,
+    someone_may_decide,
     with_required_services,
 )
 
@@ -192,3 +193,13 @@ def test_only_the_manager_or_a_deputy_decides(
     approvers: list[str | None], decided_by: str, expected: bool
 ) -> None:
     assert may_decide(approvers, decided_by, frozenset({"DEP-1"})) is expected
+
+
+@pytest.mark.parametrize(
+    ("has_manager", "deputies", "expected"),
+    [(True, (), True), (False, ("DEP-1",), True), (False, (), False), (True, ("DEP-1",), True)],
+)
+def test_someone_may_decide_with_a_manager_or_a_deputy(
+    has_manager: bool, deputies: tuple[str, ...], expected: bool
+) -> None:
+    assert someone_may_decide(has_manager, deputies) is expected

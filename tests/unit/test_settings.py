@@ -76,3 +76,8 @@ def test_database_defaults_to_sqlite_in_the_data_folder(tmp_path: Path) -> None:
     assert settings.database_url == f"sqlite:///{tmp_path / 'telefoni.core.db'}"
     assert settings.mail_folder == tmp_path / "mail"
     assert str(settings.tz) == "Europe/Stockholm"
+
+
+def test_deputies_are_the_employee_numbers_without_spaces_around(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, approval_deputies=[" E12", "E40 ", "E12"])
+    assert settings.deputies == frozenset({"E12", "E40"})

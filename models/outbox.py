@@ -141,15 +141,21 @@ def render(template: str, context: Mapping[str, Any]) -> Rendered:
     )
     subject = " ".join(subject.split())  # checked as sent: a line break may become a space
     for part in (subject, text, html):
-        if mask_personnummer(part) != part:
-            raise PersonnummerInMail(f"mallen {template} skulle visa ett personnummer")
+        _refuse_personnummer(template, part)
     return Rendered(subject=subject, text=text, html=html)
 
 
 def render_markdown(template: str, context: Mapping[str, Any]) -> str:
     """Markdown that people read where no mail goes (above a form), from
-    `templates/<template>.md.j2`."""
-    return _env.get_template(f"{template}.md.j2").render(**context).rstrip("\n")
+    `templates/<template>.md.j2`; refused, as a mail is, if it would show a personnummer."""
+    markdown = _env.get_template(f"{template}.md.j2").render(**context).rstrip("\n")
+    return _refuse_personnummer(template, markdown)
+
+
+def _refuse_personnummer(template: str, rendered: str) -> str:
+    if mask_personnummer(rendered) != rendered:
+        raise PersonnummerInMail(f"mallen {template} skulle visa ett personnummer")
+    return rendered
 
 
 def message_id(template: str, business_key: str, domain: str) -> str:

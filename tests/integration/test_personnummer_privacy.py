@@ -15,7 +15,14 @@ from sqlalchemy.orm import Session
 from models import audit
 from models.audit import Actor, mask_personnummer
 from models.base import Base
-from models.outbox import OutboxMessage, PersonnummerInMail, Sender, enqueue, render
+from models.outbox import (
+    OutboxMessage,
+    PersonnummerInMail,
+    Sender,
+    enqueue,
+    render,
+    render_markdown,
+)
 from models.personnummer import (
     InvalidPersonnummer,
     Personnummer,
@@ -224,6 +231,18 @@ def test_a_personnummer_over_a_line_break_in_the_subject_is_refused() -> None:
     d = CANARY.digits
     with pytest.raises(PersonnummerInMail):  # the subject is sent on one line: a space
         render("meddelande", notice("Hej", subject=f"Ny anställd {d[:8]}\n{d[8:]}"))
+
+
+def test_a_form_text_with_a_personnummer_is_refused_as_a_mail_is() -> None:
+    """The text above a run's form is read in the Prefect UI: the same check as a mail."""
+    order = {"reference": "TEL-000017", "employee_name": "Åsa Öberg", "model": "Fjällfon X5"}
+    shown = render_markdown("leveransformular", {"count": 1, "orders": [order]})
+    assert "TEL-000017" in shown and "Åsa Öberg" in shown
+    for form in written_forms(CANARY):
+        leaked = {**order, "employee_name": f"Åsa Öberg {form}"}
+        with pytest.raises(PersonnummerInMail) as caught:
+            render_markdown("leveransformular", {"count": 1, "orders": [leaked]})
+        assert CANARY.digits[8:] not in str(caught.value), form
 
 
 @pytest.mark.parametrize("content", ORDINARY)

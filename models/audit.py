@@ -88,6 +88,7 @@ class AuditRecord:
     reason: str | None = None
     rule: str | None = None
     flow_run_id: str | None = None
+    municipality_id: int | None = None  # whose people it concerns; None: the installation's
 
 
 class AuditEvent(Base):
@@ -106,6 +107,9 @@ class AuditEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     rule: Mapped[str | None] = mapped_column(String(20))
     flow_run_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    # The municipality whose people the event concerns (no foreign key: the trail outlives
+    # what it tells of). Hashed when set: the events from before it existed verify as written.
+    municipality_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
@@ -187,6 +191,8 @@ def event_hash(fields: Mapping[str, Any], *, occurred_at: str | None = None) -> 
     ``occurred_at``: the event's time as hashed, if already at hand."""
     content = {k: fields[k] for k in HASHED_FIELDS}
     content["occurred_at"] = occurred_at or _timestamp(content["occurred_at"])
+    if fields.get("municipality_id") is not None:
+        content["municipality_id"] = fields["municipality_id"]
     return hashlib.sha256(canonical_json(content).encode()).hexdigest()
 
 
@@ -205,6 +211,8 @@ HASHED_FIELDS = (
     "flow_run_id",
     "prev_hash",
 )
+# Hashed when not None (events from before the field was added hash without it).
+OPTIONALLY_HASHED = ("municipality_id",)
 
 
 def chain(
@@ -227,6 +235,7 @@ def chain(
             "reason": None if r.reason is None else mask_personnummer(r.reason),
             "rule": r.rule,
             "flow_run_id": r.flow_run_id,
+            "municipality_id": r.municipality_id,
             "prev_hash": last_hash,
         }
         row["hash"] = last_hash = event_hash(row, occurred_at=stamp)
@@ -311,7 +320,7 @@ def verify(session: Session, *, batch: int = 5000) -> Verdict:
     head_seq, head_hash = session.execute(
         select(AuditHead.last_seq, AuditHead.last_hash).where(AuditHead.id == 1)
     ).one()
-    columns = [getattr(AuditEvent, f) for f in (*HASHED_FIELDS, "hash")]
+    columns = [getattr(AuditEvent, f) for f in (*HASHED_FIELDS, *OPTIONALLY_HASHED, "hash")]
     result = session.execute(
         select(*columns).order_by(AuditEvent.seq).execution_options(yield_per=batch)
     )

@@ -43,7 +43,6 @@ class UTCDateTime(TypeDecorator[datetime]):
 intpk = Annotated[int, mapped_column(primary_key=True)]
 created_ts = Annotated[datetime, mapped_column(UTCDateTime(), default=utcnow)]
 updated_ts = Annotated[datetime, mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)]
-code = Annotated[str, mapped_column(String(20), unique=True)]
 name200 = Annotated[str, mapped_column(String(200))]
 
 

@@ -83,6 +83,7 @@ class SyncRun(Base):
     __tablename__ = "sync_run"
 
     id: Mapped[intpk]
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     file_name: Mapped[str] = mapped_column(String(500))
@@ -116,6 +117,7 @@ class HrQuarantine(Base):
     __tablename__ = "hr_quarantine"
 
     id: Mapped[intpk]
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
     sync_run_id: Mapped[int] = mapped_column(ForeignKey("sync_run.id"), index=True)
     row_number: Mapped[int] = mapped_column(Integer)
     employee_number: Mapped[str | None] = mapped_column(String(20))

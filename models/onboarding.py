@@ -69,6 +69,7 @@ class OnboardingOrder(Base):
     __table_args__ = (UniqueConstraint("request_key", "request_attempt"),)
 
     id: Mapped[intpk]
+    municipality_id: Mapped[int] = mapped_column(ForeignKey("municipality.id"), index=True)
     # The request's identity (sha256 of its content) and how many like it were turned down
     # before: the same request again finds this order, unless it was refused or rejected.
     request_key: Mapped[str] = mapped_column(String(64))

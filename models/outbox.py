@@ -95,10 +95,11 @@ class OutboxAttachment(Base):
 
 @dataclass(frozen=True, slots=True)
 class Sender:
-    """Who the notices come from (the From header)."""
+    """Who the notices come from (the From header), and the signature under each."""
 
     address: str
     name: str = "Telefoni"
+    signature: str | None = None
 
     @property
     def domain(self) -> str:
@@ -181,7 +182,7 @@ def enqueue(
     )
     if existing is not None:
         return existing
-    content = render(template, context)
+    content = render(template, {"signature": sender.signature, **context})
     fixed_id = message_id(template, business_key, sender.domain)
     message = OutboxMessage(
         template=template,

@@ -1,5 +1,9 @@
 """The telephony register: units, people, subscriptions, devices and the contact centre's directory.
 
+Everything in it belongs to one municipality (`Municipality`): employee numbers, unit and
+cost-centre codes are unique within one, phone numbers and IMEIs across all. The catalogue
+(phone models, subscription options) is shared, or one municipality's own.
+
 Rules that the database itself enforces (on SQLite and PostgreSQL) are named constraints here;
 `models.rule_errors` explains each in words when one is broken.
 """
@@ -22,10 +26,11 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from models.base import Base, code, created_ts, intpk, name200, updated_ts
+from models.base import Base, created_ts, intpk, name200, updated_ts
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
@@ -80,13 +85,33 @@ class AccessoryKind(enum.StrEnum):
     OTHER = "other"
 
 
+class Municipality(Base):
+    """A municipality the installation serves; its settings are found by `code`."""
+
+    __tablename__ = "municipality"
+
+    id: Mapped[intpk]
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    # The audit events up to this one were written before the register knew municipalities,
+    # when it held only this one's (migration 0008); None for every other.
+    audit_through: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[created_ts]
+
+
+def _municipality() -> Mapped[int]:
+    return mapped_column(ForeignKey("municipality.id"), index=True)
+
+
 class OrgUnit(Base):
     """Organisationstillhörighet."""
 
     __tablename__ = "org_unit"
+    __table_args__ = (UniqueConstraint("municipality_id", "code"),)
 
     id: Mapped[intpk]
-    code: Mapped[code]
+    municipality_id: Mapped[int] = _municipality()
+    code: Mapped[str] = mapped_column(String(20))
     name: Mapped[name200]
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_unit.id"))
 
@@ -95,9 +120,11 @@ class CostCentre(Base):
     """Kostnadsställe."""
 
     __tablename__ = "cost_centre"
+    __table_args__ = (UniqueConstraint("municipality_id", "code"),)
 
     id: Mapped[intpk]
-    code: Mapped[code]
+    municipality_id: Mapped[int] = _municipality()
+    code: Mapped[str] = mapped_column(String(20))
     name: Mapped[name200]
 
 
@@ -116,20 +143,24 @@ class Employee(Base):
             "employment_end IS NULL OR employment_end >= employment_start",
             name="employment_period",
         ),
+        UniqueConstraint("municipality_id", "employee_number"),
+        UniqueConstraint("municipality_id", "personnummer_hash"),
+        UniqueConstraint("municipality_id", "user_id"),
         NIGHTLY_UPDATED,
     )
 
     id: Mapped[intpk]
-    employee_number: Mapped[str] = mapped_column(String(20), unique=True)
+    municipality_id: Mapped[int] = _municipality()
+    employee_number: Mapped[str] = mapped_column(String(20))
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     # Personnummer: encrypted, looked up by keyed hash, never stored in clear.
     personnummer_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
-    personnummer_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    personnummer_hash: Mapped[str] = mapped_column(String(64))
     is_samordningsnummer: Mapped[bool] = mapped_column(Boolean, default=False)
     email: Mapped[str | None] = mapped_column(String(254))
     title: Mapped[str | None] = mapped_column(String(200))
-    user_id: Mapped[str | None] = mapped_column(String(50), unique=True)
+    user_id: Mapped[str | None] = mapped_column(String(50))
     unit_id: Mapped[int] = mapped_column(ForeignKey("org_unit.id"), index=True)
     cost_centre_id: Mapped[int] = mapped_column(ForeignKey("cost_centre.id"))
     visiting_address: Mapped[str | None] = mapped_column(String(300))
@@ -164,6 +195,8 @@ class PhoneModel(Base):
     __tablename__ = "phone_model"
 
     id: Mapped[intpk]
+    # None: in every municipality's catalogue; else only in that one's.
+    municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipality.id"))
     name: Mapped[str] = mapped_column(String(200), unique=True)
     manufacturer: Mapped[str] = mapped_column(String(100))
     is_standard: Mapped[bool] = mapped_column(Boolean)
@@ -180,7 +213,8 @@ class SubscriptionOption(Base):
     __tablename__ = "subscription_option"
 
     id: Mapped[intpk]
-    code: Mapped[code]
+    municipality_id: Mapped[int | None] = mapped_column(ForeignKey("municipality.id"))
+    code: Mapped[str] = mapped_column(String(20), unique=True)
     name: Mapped[name200]
     includes_data: Mapped[bool] = mapped_column(Boolean)
     monthly_fee_sek: Mapped[Decimal] = mapped_column(Numeric(10, 2))
@@ -205,6 +239,7 @@ class Subscription(Base):
     )
 
     id: Mapped[intpk]
+    municipality_id: Mapped[int] = _municipality()
     number: Mapped[str] = mapped_column(String(16), unique=True)
     kind: Mapped[SubscriptionKind] = mapped_column(_enum(SubscriptionKind, "subscription_kind"))
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"), index=True)
@@ -240,6 +275,7 @@ class Device(Base):
     __table_args__ = (CheckConstraint("imei IS NULL OR length(imei) = 15", name="imei_length"),)
 
     id: Mapped[intpk]
+    municipality_id: Mapped[int] = _municipality()
     model_id: Mapped[int] = mapped_column(ForeignKey("phone_model.id"))
     imei: Mapped[str | None] = mapped_column(String(15), unique=True)
     status: Mapped[DeviceStatus] = mapped_column(
@@ -268,6 +304,7 @@ class Accessory(Base):
     __tablename__ = "accessory"
 
     id: Mapped[intpk]
+    municipality_id: Mapped[int] = _municipality()
     kind: Mapped[AccessoryKind] = mapped_column(_enum(AccessoryKind, "accessory_kind"))
     description: Mapped[str | None] = mapped_column(String(200))
     device_id: Mapped[int | None] = mapped_column(ForeignKey("device.id"))
@@ -299,6 +336,7 @@ class DirectoryEntry(Base):
     )
 
     id: Mapped[intpk]
+    municipality_id: Mapped[int] = _municipality()
     kind: Mapped[SubscriptionKind] = mapped_column(_enum(SubscriptionKind, "directory_kind"))
     employee_id: Mapped[int | None] = mapped_column(ForeignKey("employee.id"), unique=True)
     subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscription.id"), unique=True)

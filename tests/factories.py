@@ -17,6 +17,7 @@ from models.personnummer import Personnummer, PersonnummerVault, make_personnumm
 from models.register import (
     CostCentre,
     Employee,
+    Municipality,
     OrgUnit,
     PhoneModel,
     Subscription,
@@ -35,10 +36,29 @@ def fictional_personnummer(n: int | None = None) -> Personnummer:
     return make_personnummer(birth, 980 + n % 20)
 
 
-def unit_and_cost_centre(session: Session) -> tuple[OrgUnit, CostCentre]:
+# The municipality of the settings' defaults (TELEFONI_MUNICIPALITY): the flows under test
+# find what the builders make there unless told of another.
+HOME = ("hallsberg", "Hallsbergs kommun")
+
+
+def municipality(session: Session, code: str = HOME[0], name: str | None = None) -> int:
+    """The id of the municipality ``code`` (made if the register does not have it yet)."""
+    found = session.scalar(select(Municipality.id).where(Municipality.code == code))
+    if found is not None:
+        return found
+    row = Municipality(code=code, name=name or (HOME[1] if code == HOME[0] else f"{code} kommun"))
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def unit_and_cost_centre(
+    session: Session, municipality_id: int | None = None
+) -> tuple[OrgUnit, CostCentre]:
     n = next(_seq)
-    unit = OrgUnit(code=f"U{n}", name=f"Enhet {n}")
-    cost_centre = CostCentre(code=f"K{n}", name=f"Kostnadsställe {n}")
+    mid = municipality_id or municipality(session)
+    unit = OrgUnit(code=f"U{n}", name=f"Enhet {n}", municipality_id=mid)
+    cost_centre = CostCentre(code=f"K{n}", name=f"Kostnadsställe {n}", municipality_id=mid)
     session.add_all([unit, cost_centre])
     session.flush()
     return unit, cost_centre
@@ -54,8 +74,12 @@ def employee(
     n = next(_seq)
     pnr = personnummer or fictional_personnummer(n)
     if "unit_id" not in fields:
-        unit, cost_centre = unit_and_cost_centre(session)
+        unit, cost_centre = unit_and_cost_centre(session, fields.get("municipality_id"))
         fields |= {"unit_id": unit.id, "cost_centre_id": cost_centre.id}
+    if "municipality_id" not in fields:
+        unit_row = session.get(OrgUnit, fields["unit_id"])
+        assert unit_row is not None
+        fields["municipality_id"] = unit_row.municipality_id
     person = Employee(
         **{
             "employee_number": f"E{n}",
@@ -97,7 +121,13 @@ def number() -> str:
 
 def personal_subscription(session: Session, owner: Employee, **fields: Any) -> Subscription:
     sub = Subscription(
-        **{"number": number(), "kind": SubscriptionKind.PERSONAL, "owner_id": owner.id, **fields}
+        **{
+            "number": number(),
+            "kind": SubscriptionKind.PERSONAL,
+            "owner_id": owner.id,
+            "municipality_id": owner.municipality_id,
+            **fields,
+        }
     )
     session.add(sub)
     session.flush()
@@ -130,10 +160,18 @@ class Workplace:
     standard_model: str
     rugged_model: str
     option: str
+    municipality_id: int
 
 
-def workplace(session: Session, vault: PersonnummerVault, *, staff: int = 3) -> Workplace:
-    unit, cost_centre = unit_and_cost_centre(session)
+def workplace(
+    session: Session,
+    vault: PersonnummerVault,
+    *,
+    staff: int = 3,
+    municipality_id: int | None = None,
+) -> Workplace:
+    """``municipality_id``: where (default: the settings' municipality, `HOME`)."""
+    unit, cost_centre = unit_and_cost_centre(session, municipality_id)
     where: dict[str, Any] = {"unit_id": unit.id, "cost_centre_id": cost_centre.id}
     boss = employee(session, vault, first_name="Maja", **where)
     other = employee(session, vault, first_name="Olof", **where)
@@ -148,6 +186,7 @@ def workplace(session: Session, vault: PersonnummerVault, *, staff: int = 3) -> 
         standard_model=standard.name,
         rugged_model=rugged.name,
         option=option.code,
+        municipality_id=unit.municipality_id,
     )
 
 
@@ -160,6 +199,7 @@ def onboarding_order(
     ).one()
     order = OnboardingOrder(
         **{
+            "municipality_id": person.municipality_id,
             "request_key": uuid4().hex,
             "employee_id": person.id,
             "approver_id": person.manager_id,

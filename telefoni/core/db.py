@@ -38,9 +38,26 @@ RULES: dict[str, tuple[str | None, str]] = {
     ),
     "ck_employee_need_category": ("§4.1", "behovskategori är 1, 2 eller 3"),
     "ck_employee_employment_period": (None, "anställningen kan inte sluta innan den börjar"),
-    "uq_employee_employee_number": (None, "ett anställningsnummer får bara finnas en gång"),
-    "uq_employee_personnummer_hash": (None, "en person (personnummer) får bara finnas en gång"),
-    "uq_employee_user_id": (None, "ett användar-id får bara finnas en gång"),
+    "uq_employee_municipality_id_employee_number": (
+        None,
+        "ett anställningsnummer får bara finnas en gång i en kommun",
+    ),
+    "uq_employee_municipality_id_personnummer_hash": (
+        None,
+        "en person (personnummer) får bara finnas en gång i en kommun",
+    ),
+    "uq_employee_municipality_id_user_id": (
+        None,
+        "ett användar-id får bara finnas en gång i en kommun",
+    ),
+    "uq_org_unit_municipality_id_code": (
+        None,
+        "en organisationsenhets kod får bara finnas en gång i en kommun",
+    ),
+    "uq_cost_centre_municipality_id_code": (
+        None,
+        "ett kostnadsställes kod får bara finnas en gång i en kommun",
+    ),
     "audit_append_only": (None, "händelseloggen får bara byggas på, aldrig ändras eller raderas"),
 }
 

@@ -25,12 +25,31 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Create or update the schema to `revision` on this engine."""
-    with engine.begin() as connection:
-        config = alembic_config(engine.url.render_as_string(hide_password=False))
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+def upgrade(
+    engine: Engine, revision: str = "head", *, municipality: tuple[str, str] | None = None
+) -> None:
+    """Create or update the schema to `revision` on this engine. ``municipality``: (code,
+    name) of the one a register from before municipalities is put in (default: the
+    settings' first, `Settings.home`; migration 0008)."""
+    with engine.connect() as connection:
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite alters a table by copying it; its foreign keys are checked after, as a
+            # whole (the pragma only takes effect outside a transaction).
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+        try:
+            with connection.begin():
+                config = alembic_config(engine.url.render_as_string(hide_password=False))
+                config.attributes["connection"] = connection
+                config.attributes["municipality"] = municipality
+                command.upgrade(config, revision)
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").first()
+                    if broken is not None:
+                        raise RuntimeError(f"främmande nyckel bruten i {broken[0]} efter migrering")
+        finally:
+            if sqlite:
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
 def current_revision(engine: Engine) -> str | None:

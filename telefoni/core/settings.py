@@ -1,4 +1,9 @@
-"""One settings object for the whole system, read from `TELEFONI_*` environment variables."""
+"""One settings object for the whole system, read from `TELEFONI_*` environment variables.
+
+What differs between the municipalities one installation serves is each one's own
+(`telefoni.core.municipalities`): from the file `TELEFONI_MUNICIPALITIES_FILE` names, or,
+without it, the one municipality these variables describe.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,16 @@ from pathlib import Path
 from typing import Literal, Self
 from zoneinfo import ZoneInfo
 
-from pydantic import EmailStr, Field, SecretStr, computed_field, model_validator
+from pydantic import EmailStr, Field, PrivateAttr, SecretStr, computed_field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from telefoni.core.municipalities import (
+    MunicipalityError,
+    MunicipalitySettings,
+    choose,
+    from_variables,
+    load_file,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +49,12 @@ class Settings(BaseSettings):
     database_url: str = ""
 
     timezone: str = "Europe/Stockholm"
+    # The municipalities served: a TOML file of them, or the one the variables below describe
+    # (its code, e.g. for --kommun, from its name unless given).
+    municipalities_file: Path | None = None
     municipality: str = "Hallsbergs kommun"
+    municipality_code: str | None = None
+    signature: str | None = None  # under every mail, e.g. "Kommunledningskontoret"
 
     # Mail: with no SMTP host, mail is written as .eml files into `mail_folder`.
     smtp_host: str | None = None
@@ -90,8 +108,18 @@ class Settings(BaseSettings):
     relay_backoff_max_seconds: float = Field(4 * 3600.0, ge=0)
     relay_jitter: float = Field(0.2, ge=0, le=1)
 
+    _municipalities: tuple[MunicipalitySettings, ...] = PrivateAttr(default=())
+
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> Self:
+        try:
+            self._municipalities = (
+                load_file(self.municipalities_file, self.__dict__)
+                if self.municipalities_file is not None
+                else (from_variables(self.__dict__, self.municipality_code),)
+            )
+        except MunicipalityError as exc:
+            raise SettingsError(str(exc)) from None
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'telefoni.core.db'}"
         if self.mail_folder is None:
@@ -111,6 +139,21 @@ class Settings(BaseSettings):
     @property
     def emails_enabled(self) -> bool:
         return bool(self.smtp_host)
+
+    @property
+    def municipalities(self) -> tuple[MunicipalitySettings, ...]:
+        """Every municipality served, in the order configured (the first: `home`)."""
+        return self._municipalities
+
+    @property
+    def home(self) -> MunicipalitySettings:
+        """The first municipality: where a register from before municipalities is put."""
+        return self._municipalities[0]
+
+    def kommun(self, asked: str | None = None) -> MunicipalitySettings:
+        """The municipality ``asked`` names (its code or name); None: the only one there is.
+        MunicipalityError, in Swedish, when it is missing or unknown."""
+        return choose(self._municipalities, asked)
 
     @property
     def deputies(self) -> frozenset[str]:

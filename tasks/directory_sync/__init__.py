@@ -4,21 +4,22 @@
 the Prefect tasks wrap the reading of the file with retries, and the publishing of the report.
 The plan itself is pure, in `models.directory_sync`. By stage:
 
-    run.py       the run: one at a time, the register read beside the file, the steps in order
+    run.py       the run: one at a time per municipality, the register read beside the file,
+                 the steps in order
     register.py  reading the register (everyone at once; the few compared in full)
     matching.py  the export's rows beside the register: whose, and which need no comparing
     apply.py     writing the plan with bulk statements, one audit event per person
     report.py    the report, the run's record, the contact centre's mail, the summary
     tasks.py     the Prefect tasks
-    options.py   what a run is asked to do
+    options.py   what a run is asked to do, and for which municipality
     sql.py       big reads straight from the driver, ids in chunks
 """
 
 from tasks.directory_sync.matching import _unchanged_rows
-from tasks.directory_sync.options import SyncOptions
+from tasks.directory_sync.options import LOCK_NAME, SyncMunicipality, SyncOptions
 from tasks.directory_sync.register import directory_size, load_current, load_people, phone_numbers
 from tasks.directory_sync.report import SyncReport, summary_markdown
-from tasks.directory_sync.run import LOCK_NAME, SyncAlreadyRunning, SyncBraked, sync_directory
+from tasks.directory_sync.run import SyncAlreadyRunning, SyncBraked, sync_directory
 from tasks.directory_sync.tasks import HrFileMissing, publish, read_export
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "HrFileMissing",
     "SyncAlreadyRunning",
     "SyncBraked",
+    "SyncMunicipality",
     "SyncOptions",
     "SyncReport",
     "_unchanged_rows",

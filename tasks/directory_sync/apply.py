@@ -1,4 +1,7 @@
-"""Writing the plan: bulk statements in the run's transaction, one audit event per person."""
+"""Writing the plan: bulk statements in the run's transaction, one audit event per person.
+
+Every row inserted, and every audit event, carries the run's municipality; rows are updated by
+id, and every id comes from a read of that municipality's rows."""
 
 from __future__ import annotations
 
@@ -69,7 +72,8 @@ def _apply(
     options: SyncOptions,
 ) -> None:
     """Write the plan with bulk statements; audit one event per person changed. ``m``: the
-    export's rows beside the register; ``current``: the register rows the plan compared.
+    export's rows beside the municipality's register; ``current``: the register rows the plan
+    compared. ``units``, ``cost_centres``: the municipality's, code → id.
 
     Every employee row written from an export row gets that row's digest; so does every other
     row of `valid` whose person's stored digest differs (the row was compared in full and
@@ -78,10 +82,17 @@ def _apply(
     left_numbers = set(current.loc[current["left"], "employee_number"])
     back = p.joiners.index[p.joiners["employee_number"].isin(left_numbers)]
     new_rows = valid.loc[p.joiners.index].drop(index=back)
+    where = options.municipality.id
     _insert_employees(
-        session, new_rows, digest_of, vault=vault, units=units, cost_centres=cost_centres
+        session,
+        new_rows,
+        digest_of,
+        municipality_id=where,
+        vault=vault,
+        units=units,
+        cost_centres=cost_centres,
     )
-    id_of = _ids_of_written(session, valid, new_rows, m)
+    id_of = _ids_of_written(session, where, valid, new_rows, m)
     rewrite = pd.concat([valid.loc[p.changed.index], valid.loc[back]])
     _rewrite_employees(
         session, p, rewrite, id_of, digest_of, vault=vault, units=units, cost_centres=cost_centres
@@ -92,7 +103,14 @@ def _apply(
     _set_managers(session, p, valid, id_of)
     _remove_leavers(session, p, today)
     _write_directory(
-        session, p, valid, id_of=id_of, units=units, cost_centres=cost_centres, vault=vault
+        session,
+        p,
+        valid,
+        municipality_id=where,
+        id_of=id_of,
+        units=units,
+        cost_centres=cost_centres,
+        vault=vault,
     )
     _audit(session, p, options)
 
@@ -102,17 +120,20 @@ def _insert_employees(
     new_rows: pd.DataFrame,
     digest_of: Mapping[int, int],
     *,
+    municipality_id: int,
     vault: PersonnummerVault,
     units: Mapping[str, int],
     cost_centres: Mapping[str, int],
 ) -> None:
-    """An employee row for each joiner new to the register, with their row's digest."""
+    """An employee row of the municipality for each joiner new to its register, with their
+    row's digest."""
     pnrs = [Personnummer(d) for d in new_rows["personnummer"]]
     if len(new_rows):
         session.execute(
             insert(Employee),
             [
                 {
+                    "municipality_id": municipality_id,
                     "employee_number": r.employee_number,
                     "personnummer_encrypted": token,
                     "personnummer_hash": digest,
@@ -131,10 +152,12 @@ def _insert_employees(
 
 
 def _ids_of_written(
-    session: Session, valid: pd.DataFrame, new_rows: pd.DataFrame, m: Matched
+    session: Session, municipality_id: int, valid: pd.DataFrame, new_rows: pd.DataFrame, m: Matched
 ) -> dict[str, int]:
     """Employee ids of the numbers this run writes (people and their managers), through the
-    register's index (not a dict of everyone); those just inserted from the database."""
+    register's index (not a dict of everyone); those just inserted from the database. A
+    manager's number is one of the same municipality's people: another's who happens to have
+    that number is someone else."""
     written = pd.unique(
         np.concatenate(
             [
@@ -150,7 +173,8 @@ def _ids_of_written(
         id_of.update(
             session.execute(
                 select(Employee.employee_number, Employee.id).where(
-                    Employee.employee_number.in_(numbers)
+                    Employee.municipality_id == municipality_id,
+                    Employee.employee_number.in_(numbers),
                 )
             ).all()
         )
@@ -268,12 +292,14 @@ def _write_directory(
     p: SyncPlan,
     valid: pd.DataFrame,
     *,
+    municipality_id: int,
     id_of: Mapping[str, int],
     units: Mapping[str, int],
     cost_centres: Mapping[str, int],
     vault: PersonnummerVault,
 ) -> None:
-    """Create and update personal entries with exactly the §3.1 fields."""
+    """Create (in the municipality's directory) and update personal entries with exactly the
+    §3.1 fields."""
 
     def entry(row: Any) -> dict[str, Any]:
         return {
@@ -291,7 +317,10 @@ def _write_directory(
         }
 
     to_create = pd.concat([p.joiners, p.directory_missing])
-    creates = [entry(r) | {"kind": SubscriptionKind.PERSONAL} for r in to_create.itertuples()]
+    creates = [
+        entry(r) | {"kind": SubscriptionKind.PERSONAL, "municipality_id": municipality_id}
+        for r in to_create.itertuples()
+    ]
     pnrs = [Personnummer(d) for d in valid.loc[to_create.index, "personnummer"]]
     for row, token in zip(creates, vault.encrypt_many(pnrs), strict=True):
         row["personnummer_encrypted"] = token
@@ -375,7 +404,8 @@ def _update_by_id(session: Session, model: type[Base], rows: list[dict[str, Any]
 
 
 def _audit(session: Session, p: SyncPlan, options: SyncOptions) -> None:
-    """One event per person whose directory entry was created, changed or removed (§3.1)."""
+    """One event per person whose directory entry was created, changed or removed (§3.1), each
+    with the municipality (an employee number alone names nobody)."""
 
     def event(action: str, number: str, reason: str, **values: Any) -> AuditRecord:
         return AuditRecord(
@@ -386,6 +416,7 @@ def _audit(session: Session, p: SyncPlan, options: SyncOptions) -> None:
             reason=reason,
             rule="§3.1",
             flow_run_id=options.flow_run_id,
+            municipality_id=options.municipality.id,
             **values,
         )
 

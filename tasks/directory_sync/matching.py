@@ -118,12 +118,14 @@ def _unchanged_frame(
 
 def _protected(
     session: Session,
+    municipality_id: int,
     checked: Validated,
     export: HrExport,
     vault: PersonnummerVault,
     today: date,
 ) -> set[str]:
-    """People whose row was quarantined: by employee number, or by a readable personnummer."""
+    """The municipality's people whose row was quarantined: by employee number, or by a
+    readable personnummer."""
     bad_rows = export.rows.loc[sorted(checked.quarantined_rows)]
     numbers = {n for n in bad_rows["anstallningsnummer"] if n}
     digits, _ = validate_personnummer_series(bad_rows["personnummer"], today=today)
@@ -133,7 +135,10 @@ def _protected(
         for part in _chunks(hashes):
             numbers.update(
                 session.scalars(
-                    select(Employee.employee_number).where(Employee.personnummer_hash.in_(part))
+                    select(Employee.employee_number).where(
+                        Employee.municipality_id == municipality_id,
+                        Employee.personnummer_hash.in_(part),
+                    )
                 )
             )
     return numbers

@@ -1,4 +1,4 @@
-"""What a run is asked to do."""
+"""What a run is asked to do, and for which municipality."""
 
 from __future__ import annotations
 
@@ -8,17 +8,34 @@ from models.audit import Actor
 from models.directory_sync import BrakeLimits
 from models.outbox import Sender
 
+LOCK_NAME = "directory-sync"
+
 
 @dataclass(frozen=True)
-class SyncOptions:
-    """What one run is asked to do, whom it tells, and in whose name it writes."""
+class SyncMunicipality:
+    """The municipality a run is for: its register id (every read is filtered to it, every
+    row written carries it), its code (the lock's name) and its name (the mail's words)."""
 
+    id: int
+    code: str
+    name: str
+
+    @property
+    def lock_name(self) -> str:
+        """One sync at a time per municipality: `directory-sync:<code>`."""
+        return f"{LOCK_NAME}:{self.code}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyncOptions:
+    """What one run is asked to do, for whom, whom it tells, and in whose name it writes."""
+
+    municipality: SyncMunicipality
     dry_run: bool = False
     allow_mass_removal: bool = False
     override_reason: str | None = None
     limits: BrakeLimits = field(default_factory=BrakeLimits)
     contact_centre_email: str = "kontaktcenter@example.invalid"
     sender: Sender = field(default_factory=lambda: Sender("telefoni@example.invalid"))
-    municipality: str = ""
     actor: Actor = field(default_factory=lambda: Actor.system("directory-sync"))
     flow_run_id: str | None = None

@@ -1,4 +1,7 @@
-"""Reading the register: everyone at once, the few the run compares in full, the last runs."""
+"""Reading the register: everyone at once, the few the run compares in full, the last runs.
+
+Every read is of one municipality's rows (``municipality_id``): employee numbers, unit and
+cost-centre codes are only unique within one, and a run sees nothing of another's people."""
 
 from __future__ import annotations
 
@@ -19,11 +22,12 @@ from sqlalchemy import (
     case,
     cast,
     func,
+    or_,
     select,
 )
 from sqlalchemy.orm import Session, aliased
 
-from models.audit import AuditHead
+from models.audit import AuditEvent, AuditHead
 from models.directory_sync import DIRECTORY_FIELDS, EMPLOYEE_FIELDS, SyncRun, SyncStatus, as_text
 from models.register import (
     CostCentre,
@@ -39,15 +43,15 @@ from tasks.directory_sync.sql import _driver_rows, _id_filters
 log = logging.getLogger(__name__)
 
 
-def load_people(source: Session | Engine) -> pd.DataFrame:
-    """Every employee, with what the sync needs to know of all of them: employee_id,
-    employee_number, left (bool), hr_digest (int64) and has_digest (bool), and in_sync (bool):
-    they have a directory entry and it holds exactly what the employee row and their active
-    personal subscription say (the §3.1 fields, compared as text as `plan` does; the database
-    compares, one pass over employees, entries and subscriptions).
+def load_people(source: Session | Engine, municipality_id: int) -> pd.DataFrame:
+    """Every employee of the municipality, with what the sync needs to know of all of them:
+    employee_id, employee_number, left (bool), hr_digest (int64) and has_digest (bool), and
+    in_sync (bool): they have a directory entry and it holds exactly what the employee row and
+    their active personal subscription say (the §3.1 fields, compared as text as `plan` does;
+    the database compares, one pass over employees, entries and subscriptions).
     """
     e, d = Employee, DirectoryEntry
-    phone = _personal_phones()
+    phone = _personal_phones(municipality_id)
     people = (
         select(
             e.id.label("id"),
@@ -61,6 +65,7 @@ def load_people(source: Session | Engine) -> pd.DataFrame:
         )
         .outerjoin(d, d.employee_id == e.id)
         .outerjoin(phone, phone.c.owner_id == e.id)
+        .where(e.municipality_id == municipality_id)
         .subquery()
     )
     count, numbers, lengths, text = _driver_rows(source, _packed(people, source))[0]
@@ -78,11 +83,12 @@ def load_people(source: Session | Engine) -> pd.DataFrame:
     )
 
 
-def _personal_phones() -> Subquery:
+def _personal_phones(municipality_id: int) -> Subquery:
     """owner_id → the number of their active personal subscription (lowest if several)."""
     return (
         select(Subscription.owner_id, func.min(Subscription.number).label("number"))
         .where(
+            Subscription.municipality_id == municipality_id,
             Subscription.kind == SubscriptionKind.PERSONAL,
             Subscription.status == SubscriptionStatus.ACTIVE,
         )
@@ -148,22 +154,25 @@ def _cut(text: str | None, lengths: np.ndarray) -> list[str]:
     return [whole[a:b] for a, b in zip([0, *ends], ends, strict=False)]
 
 
-def directory_size(session: Session) -> int:
-    """Employees with a directory entry (what the brake counts)."""
+def directory_size(session: Session, municipality_id: int) -> int:
+    """The municipality's employees with a directory entry (what the brake counts)."""
     count = session.scalar(
         select(func.count())
         .select_from(DirectoryEntry)
-        .where(DirectoryEntry.employee_id.is_not(None))
+        .where(
+            DirectoryEntry.municipality_id == municipality_id,
+            DirectoryEntry.employee_id.is_not(None),
+        )
     )
     return int(count or 0)
 
 
 def load_current(
-    source: Session | Engine, employee_ids: Collection[int] | None = None
+    source: Session | Engine, municipality_id: int, employee_ids: Collection[int] | None = None
 ) -> pd.DataFrame:
-    """Employees (all, or those of ``employee_ids``) with HR's fields and their directory
-    entry, as comparable text."""
-    stmt = _current_statement()
+    """The municipality's employees (all, or those of ``employee_ids``) with HR's fields and
+    their directory entry, as comparable text."""
+    stmt = _current_statement().where(Employee.municipality_id == municipality_id)
     # Straight from the driver (dates as the database gives them: as_text makes them alike).
     records = []
     for chosen in _id_filters(Employee.id, employee_ids):
@@ -233,23 +242,27 @@ def _current_statement() -> Select[*tuple[Any, ...]]:
 
 
 def _read_current(
-    source: Session | Engine, ids: pd.Series, population: int
+    source: Session | Engine, municipality_id: int, ids: pd.Series, population: int
 ) -> tuple[pd.DataFrame, pd.Series]:
     """`load_current` and `phone_numbers` of the employees of ``ids``, out of ``population``
-    (past a third, of everyone: one scan beats many lookups)."""
+    (past a third, of everyone in the municipality: one scan beats many lookups)."""
     chosen = None if len(ids) > population // 3 else ids.tolist()
-    return load_current(source, chosen), phone_numbers(source, chosen)
+    return (
+        load_current(source, municipality_id, chosen),
+        phone_numbers(source, municipality_id, chosen),
+    )
 
 
 def phone_numbers(
-    source: Session | Engine, employee_ids: Collection[int] | None = None
+    source: Session | Engine, municipality_id: int, employee_ids: Collection[int] | None = None
 ) -> pd.Series:
     """employee_number → the number of their active personal subscription (lowest if several),
-    for everyone or for the employees of ``employee_ids``."""
+    for everyone of the municipality or for the employees of ``employee_ids``."""
     stmt = (
         select(Employee.employee_number, func.min(Subscription.number))
         .join(Subscription, Subscription.owner_id == Employee.id)
         .where(
+            Employee.municipality_id == municipality_id,
             Subscription.kind == SubscriptionKind.PERSONAL,
             Subscription.status == SubscriptionStatus.ACTIVE,
         )
@@ -261,42 +274,61 @@ def phone_numbers(
     return pd.Series({number: phone for number, phone in rows}, dtype=object)
 
 
-def _codes(session: Session, model: type[OrgUnit] | type[CostCentre]) -> dict[str, int]:
-    return {code: id_ for id_, code in _driver_rows(session, select(model.id, model.code))}
+def _codes(
+    session: Session, model: type[OrgUnit] | type[CostCentre], municipality_id: int
+) -> dict[str, int]:
+    """The municipality's units (or cost centres): code → id."""
+    stmt = select(model.id, model.code).where(model.municipality_id == municipality_id)
+    return {code: id_ for id_, code in _driver_rows(session, stmt)}
 
 
-def _last_rows_read(session: Session) -> int | None:
+def _last_rows_read(session: Session, municipality_id: int) -> int | None:
     return session.scalar(
         select(SyncRun.rows_read)
-        .where(SyncRun.status == SyncStatus.APPLIED)
+        .where(SyncRun.municipality_id == municipality_id, SyncRun.status == SyncStatus.APPLIED)
         .order_by(SyncRun.id.desc())
         .limit(1)
     )
 
 
-def _last_applied_sha(session: Session) -> str | None:
+def _last_applied_sha(session: Session, municipality_id: int) -> str | None:
     return session.scalar(
         select(SyncRun.file_sha256)
-        .where(SyncRun.status == SyncStatus.APPLIED)
+        .where(SyncRun.municipality_id == municipality_id, SyncRun.status == SyncStatus.APPLIED)
         .order_by(SyncRun.id.desc())
         .limit(1)
     )
 
 
-def _read_register(engine: Engine) -> tuple[int, pd.DataFrame]:
-    """The audit chain's length, then everyone (`load_people`): a later write lengthens it."""
+def _read_register(engine: Engine, municipality_id: int) -> tuple[int, pd.DataFrame]:
+    """The audit chain's length, then the municipality's people (`load_people`): a later write
+    appends to the chain."""
     (seq,) = _driver_rows(engine, _CHAIN_LENGTH)[0]
-    return int(seq), load_people(engine)
+    return int(seq), load_people(engine, municipality_id)
 
 
-def _people(session: Session, early: Future[tuple[int, pd.DataFrame]] | None) -> pd.DataFrame:
-    """The register read early, if nothing has been written since; else read now."""
+def _people(
+    session: Session, municipality_id: int, early: Future[tuple[int, pd.DataFrame]] | None
+) -> pd.DataFrame:
+    """The register read early, if nothing of the municipality's has been written since; else
+    read now."""
     if early is not None:
         seq, people = early.result()
-        if session.scalar(_CHAIN_LENGTH) == seq:
+        if not _written_since(session, municipality_id, seq):
             return people
         log.info("Registret ändrades medan HR-exporten lästes; läser det igen.")
-    return load_people(session)
+    return load_people(session, municipality_id)
+
+
+def _written_since(session: Session, municipality_id: int, seq: int) -> bool:
+    """Whether an audit event after ``seq`` may concern the municipality: one of its own, or
+    one of no municipality's. (Another municipality's sync appends thousands of events to the
+    same chain at night; they change nothing of this one's, and need not make it read again.)
+    Every event after ``seq`` is read through the chain's primary key: few, unless another
+    municipality's sync ran meanwhile."""
+    e = AuditEvent
+    mine = or_(e.municipality_id.is_(None), e.municipality_id == municipality_id)
+    return session.scalar(select(e.seq).where(e.seq > seq, mine).limit(1)) is not None
 
 
 _CHAIN_LENGTH = select(AuditHead.last_seq).where(AuditHead.id == 1)

@@ -22,6 +22,7 @@ class SyncReport:
     """What a run did, for the CLI, the artifacts and the tests."""
 
     file_name: str
+    municipality: str  # its name
     status: SyncStatus
     rows_read: int
     rows_applied: int
@@ -37,9 +38,12 @@ class SyncReport:
     quarantine: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def _report(export: HrExport, p: SyncPlan, checked: Validated, status: SyncStatus) -> SyncReport:
+def _report(
+    export: HrExport, p: SyncPlan, checked: Validated, status: SyncStatus, municipality: str
+) -> SyncReport:
     return SyncReport(
         file_name=export.path.name,
+        municipality=municipality,
         status=status,
         rows_read=p.rows_read,
         rows_applied=p.rows_applied,
@@ -101,6 +105,7 @@ def _record_run(
     checked: Validated,
 ) -> SyncRun:
     run = SyncRun(
+        municipality_id=options.municipality.id,
         file_name=str(export.path),
         file_sha256=export.sha256,
         status=report.status,
@@ -126,6 +131,7 @@ def _record_run(
             insert(HrQuarantine),
             [
                 {
+                    "municipality_id": options.municipality.id,
                     "sync_run_id": run.id,
                     "row_number": int(r.row),
                     "employee_number": r.employee_number or None,
@@ -140,13 +146,14 @@ def _record_run(
 
 
 def _notify(session: Session, report: SyncReport, options: SyncOptions, workbook: bytes) -> None:
+    """The run's changes to the municipality's contact centre, from and signed by it."""
     enqueue(
         session,
         template="katalogsynk",
         business_key=f"sync-run-{report.sync_run_id}",
         recipient=options.contact_centre_email,
         sender=options.sender,
-        context=summary_context(report, municipality=options.municipality),
+        context=summary_context(report, municipality=options.municipality.name),
         attachments=[
             Attachment(
                 filename=f"kunddatabas-andringar-{report.sync_run_id}.xlsx",
@@ -165,7 +172,7 @@ def summary_markdown(report: SyncReport) -> str:
         SyncStatus.BRAKED: "STOPPAD – inget skrevs",
     }[report.status]
     lines = [
-        f"## Katalogsynk: {status}",
+        f"## Katalogsynk, {report.municipality}: {status}",
         "",
         f"Fil: `{report.file_name}`",
         "",

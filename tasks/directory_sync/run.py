@@ -1,4 +1,6 @@
-"""The whole run: one at a time, the register read beside the file, the steps in order."""
+"""The whole run: one at a time per municipality, the register read beside the file, the steps
+in order. A run is of one municipality: it reads that one's export, people, units and runs, and
+everything it writes carries that one's id."""
 
 from __future__ import annotations
 
@@ -48,11 +50,9 @@ from tasks.directory_sync.report import SyncReport, _notify, _record_run, _repor
 from tasks.directory_sync.sql import _in_memory
 from telefoni.core.locks import exclusive_run
 
-LOCK_NAME = "directory-sync"
-
 
 class SyncAlreadyRunning(RuntimeError):
-    """Another directory sync holds the lock; this one did nothing."""
+    """Another directory sync of the same municipality holds its lock; this one did nothing."""
 
 
 class SyncBraked(RuntimeError):
@@ -68,32 +68,52 @@ def sync_directory(
     today: date,
     register_read: Callable[[], object] | None = None,
 ) -> SyncReport:
-    """Validate, plan, brake and apply one HR export; one run at a time, whoever starts it.
+    """Validate, plan, brake and apply one HR export of ``options.municipality``; one run at a
+    time per municipality, whoever starts it (those of other municipalities run alongside).
 
     ``export``: the export, or how to read it. The register is read meanwhile, on a connection
     of its own: the database works while Python parses the file (and hashes its rows). If
     anything was written to the register after that read began (every change appends to the
-    audit chain), it is read again inside the run's transaction. ``register_read``: called
-    once that read is done (a test's signal; not called when there is no such read)."""
-    with exclusive_run(engine, LOCK_NAME) as mine:
+    audit chain) that may concern the municipality, it is read again inside the run's
+    transaction. ``register_read``: called once that read is done (a test's signal; not called
+    when there is no such read)."""
+    where = options.municipality
+    with exclusive_run(engine, where.lock_name) as mine:
         if not mine:
-            raise SyncAlreadyRunning("En annan katalogsynk pågår redan; den här gjorde ingenting.")
+            raise SyncAlreadyRunning(
+                f"En annan katalogsynk för {where.name} pågår redan; den här gjorde ingenting."
+            )
         with (
             no_gc(),
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="katalogsynk") as side,
         ):
             # (An in-memory SQLite database cannot be read from another connection.)
-            early = None if _in_memory(engine) else side.submit(_read_register, engine)
+            early = None if _in_memory(engine) else side.submit(_read_register, engine, where.id)
             if early is not None and register_read is not None:
                 early.add_done_callback(lambda _: register_read())
             hr = export() if callable(export) else export
+            # The rows' digests before the transaction begins: on SQLite it holds the write
+            # lock, which another municipality's sync then waits for.
+            distinct = distinct_values(hr.rows)  # for the digests and the validation both
+            key = hr_digest_key(vault)
+            digests = pd.Series(row_digests(hr.rows, key, distinct), index=hr.rows.index)
             with Session(engine) as session, session.begin():
-                return _sync(session, hr, early, side, vault=vault, options=options, today=today)
+                return _sync(
+                    session,
+                    hr,
+                    (distinct, digests),
+                    early,
+                    side,
+                    vault=vault,
+                    options=options,
+                    today=today,
+                )
 
 
 def _sync(
     session: Session,
     export: HrExport,
+    digested: tuple[Mapping[str, Any], pd.Series],
     early: Future[tuple[int, pd.DataFrame]] | None,
     side: ThreadPoolExecutor,
     *,
@@ -101,16 +121,17 @@ def _sync(
     options: SyncOptions,
     today: date,
 ) -> SyncReport:
-    """The run in the session's transaction. ``early``: the register read beside the file;
-    ``side``: a thread for work the run can go on without (reads on connections of its own,
-    the XLSX)."""
-    units, cost_centres = _codes(session, OrgUnit), _codes(session, CostCentre)
+    """The run in the session's transaction. ``digested``: the export's `distinct_values` and
+    each row's digest (by line); ``early``: the register read beside the file; ``side``: a
+    thread for work the run can go on without (reads on connections of its own, the XLSX)."""
+    where = options.municipality.id
+    units, cost_centres = _codes(session, OrgUnit, where), _codes(session, CostCentre, where)
     rows = export.rows
-    distinct = distinct_values(rows)  # for the digests and the validation both
-    digests = pd.Series(row_digests(rows, hr_digest_key(vault), distinct), index=rows.index)
-    m = _match(rows, digests, _people(session, early))
+    distinct, digests = digested
+    m = _match(rows, digests, _people(session, where, early))
     checked, the_plan, current = _planned(
         session,
+        where,
         export,
         m,
         side,
@@ -121,11 +142,11 @@ def _sync(
         today=today,
     )
     stop = _brake(session, the_plan, options)
-    report = _report(export, the_plan, checked, SyncStatus.DRY_RUN)
+    report = _report(export, the_plan, checked, SyncStatus.DRY_RUN, options.municipality.name)
     if _held_back(session, export, report, checked, stop, options):
         return report
     report.status = SyncStatus.APPLIED
-    identical = _last_applied_sha(session) == export.sha256
+    identical = _last_applied_sha(session, where) == export.sha256
     tell = (the_plan.has_changes or the_plan.rows_quarantined) and not identical
     # The contact centre's workbook is made alongside the writes (it needs only the report):
     # the database works while Python builds the XLSX.
@@ -152,6 +173,7 @@ def _sync(
 
 def _planned(
     session: Session,
+    municipality_id: int,
     export: HrExport,
     m: Matched,
     side: ThreadPoolExecutor,
@@ -168,7 +190,9 @@ def _planned(
     candidates = _candidates(m)
     bind = session.get_bind()
     reading = (
-        side.submit(_read_current, bind, people["employee_id"][candidates], len(people))
+        side.submit(
+            _read_current, bind, municipality_id, people["employee_id"][candidates], len(people)
+        )
         if isinstance(bind, Engine) and not _in_memory(bind)
         else None
     )
@@ -188,7 +212,7 @@ def _planned(
         index=valid.index,
         dtype=object,
     )
-    protected = _protected(session, checked, export, vault, today)
+    protected = _protected(session, municipality_id, checked, export, vault, today)
     unchanged = _unchanged_frame(rows, checked.trusted, people, m.person)
     wanted = _wanted(m, valid.index, unchanged.index, protected)
     if reading is not None and not (wanted & ~candidates).any():
@@ -196,7 +220,9 @@ def _planned(
         current = read[read["employee_id"].isin(people["employee_id"][wanted])]
         current = current.reset_index(drop=True)
     else:
-        current, phones = _read_current(session, people["employee_id"][wanted], len(people))
+        current, phones = _read_current(
+            session, municipality_id, people["employee_id"][wanted], len(people)
+        )
     the_plan = plan(
         desired_frame(valid, hashes, phones),
         current,
@@ -210,12 +236,14 @@ def _planned(
 
 
 def _brake(session: Session, p: SyncPlan, options: SyncOptions) -> str | None:
-    """Why the plan must not be applied without an override (`brake`), or None."""
+    """Why the plan must not be applied without an override (`brake`), or None: judged on the
+    municipality's own directory and its own last run."""
+    where = options.municipality.id
     return brake(
         removals=len(p.leavers),
-        directory_size=directory_size(session),
+        directory_size=directory_size(session, where),
         rows_now=p.rows_read,
-        rows_last=_last_rows_read(session),
+        rows_last=_last_rows_read(session, where),
         limits=options.limits,
     )
 
@@ -252,4 +280,5 @@ def _record_override(session: Session, run: SyncRun, stop: str, options: SyncOpt
         reason=f"{options.override_reason} — {stop}",
         rule="§3.1",
         flow_run_id=options.flow_run_id,
+        municipality_id=options.municipality.id,
     )

@@ -48,20 +48,23 @@ def read_export(path: str, column_map: dict[str, str] | None = None) -> HrExport
 
 
 @task(name="Rapportera katalogsynken", cache_policy=NO_CACHE, persist_result=False)
-def publish(report: SyncReport) -> None:
-    """Markdown summary and the change and quarantine tables on the run."""
+def publish(report: SyncReport, municipality_code: str) -> None:
+    """Markdown summary and the change and quarantine tables on the run, under keys with the
+    municipality's code (each municipality's latest run apart from the others')."""
+    key, where = f"directory-sync-{municipality_code}", report.municipality
     create_markdown_artifact(
-        key="directory-sync", markdown=summary_markdown(report), description="Katalogsynk"
+        key=key, markdown=summary_markdown(report), description=f"Katalogsynk – {where}"
     )
     if len(report.changes):
         create_table_artifact(
-            key="directory-sync-changes",
+            key=f"{key}-changes",
             table=report.changes.head(ARTIFACT_ROWS).astype(str).to_dict("records"),
-            description=f"Ändringar (de första {ARTIFACT_ROWS}; alla finns i e-postens bilaga)",
+            description=f"Ändringar i kunddatabasen, {where} (de första {ARTIFACT_ROWS}; "
+            "alla finns i e-postens bilaga)",
         )
     if len(report.quarantine):
         create_table_artifact(
-            key="directory-sync-quarantine",
+            key=f"{key}-quarantine",
             table=report.quarantine.head(ARTIFACT_ROWS).astype(str).to_dict("records"),
-            description="Rader i karantän (värden visas inte)",
+            description=f"Rader i karantän, {where} (värden visas inte)",
         )

@@ -1,4 +1,5 @@
-"""The directory sync against a real register (SQLite and PostgreSQL) loaded with a demo town."""
+"""The directory sync against a real register (SQLite and PostgreSQL) loaded with a demo town,
+the people of the settings' one municipality (tests/factories.py: HOME)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from models.register import (
 )
 from tasks.directory_sync import (
     SyncAlreadyRunning,
+    SyncMunicipality,
     SyncOptions,
     SyncReport,
     _unchanged_rows,
@@ -44,8 +46,10 @@ from tasks.directory_sync import (
 from tasks.mail import SmtpTransport
 from tasks.outbox import relay_outbox
 from telefoni import demo
+from tests import factories
 from tests.cli import telefoni
 from tests.integration.smtp_server import SmtpServer
+from tests.integration.towns import load_town
 
 TODAY = date(2026, 11, 28)
 EMPLOYEES = 300
@@ -58,6 +62,10 @@ class Town:
     folder: Path
     vault: PersonnummerVault
     keys: tuple[bytes, bytes]
+    where: SyncMunicipality
+
+    def options(self, **options: object) -> SyncOptions:
+        return SyncOptions(municipality=self.where, **options)  # type: ignore[arg-type]
 
     def write(self, frame: pd.DataFrame, name: str) -> Path:
         path = self.folder / name
@@ -69,11 +77,10 @@ class Town:
             self.engine,
             read_hr_export(path),
             vault=self.vault,
-            options=SyncOptions(
+            options=self.options(
                 contact_centre_email="kontaktcenter@sjobacka.example",
                 sender=Sender("telefoni@sjobacka.example", "Telefoni – Sjöbacka kommun"),
-                municipality="Sjöbacka kommun",
-                **options,  # type: ignore[arg-type]
+                **options,
             ),
             today=TODAY,
         )
@@ -97,8 +104,10 @@ def town(relay_db: Engine, tmp_path: Path) -> Iterator[Town]:
     vault = PersonnummerVault(encryption_key=keys[0], lookup_key=keys[1])
     generated = demo.generate(employees=EMPLOYEES, seed=7, today=TODAY)
     with Session(relay_db) as session, session.begin():
-        demo.load(session, generated, vault=vault)
-    yield Town(relay_db, demo.hr_export_frame(generated), tmp_path, vault, keys)
+        home = factories.municipality(session)
+        load_town(session, generated, vault=vault, municipality_id=home)
+    where = SyncMunicipality(id=home, code=factories.HOME[0], name=factories.HOME[1])
+    yield Town(relay_db, demo.hr_export_frame(generated), tmp_path, vault, keys, where)
 
 
 def assert_rows_add_up(report: SyncReport) -> None:
@@ -268,7 +277,7 @@ def test_two_syncs_started_together_apply_once(town: Town) -> None:
             start.wait()
             try:
                 return sync_directory(
-                    town.engine, export, vault=town.vault, options=SyncOptions(), today=TODAY
+                    town.engine, export, vault=town.vault, options=town.options(), today=TODAY
                 )
             except SyncAlreadyRunning as exc:
                 return exc
@@ -303,7 +312,7 @@ def test_a_sync_started_while_another_holds_the_lock_is_refused(town: Town) -> N
 
     def sync(export: HrExport | Callable[[], HrExport]) -> SyncReport:
         return sync_directory(
-            town.engine, export, vault=town.vault, options=SyncOptions(), today=TODAY
+            town.engine, export, vault=town.vault, options=town.options(), today=TODAY
         )
 
     events = town.count(AuditEvent)
@@ -367,7 +376,7 @@ def test_the_sync_command(town: Town) -> None:
 
 def people(town: Town) -> pd.DataFrame:
     with Session(town.engine) as session:
-        return load_people(session)
+        return load_people(session, town.where.id)
 
 
 def test_the_demo_stores_every_rows_digest(town: Town) -> None:
@@ -469,7 +478,7 @@ def test_a_change_to_the_register_while_the_file_is_read_is_not_missed(
             town.engine,
             read_once_the_register_is,
             vault=town.vault,
-            options=SyncOptions(),
+            options=town.options(),
             today=TODAY,
             register_read=register_read.set,
         )
@@ -491,7 +500,7 @@ def test_an_unchanged_row_whose_employment_has_ended_is_a_leaver(town: Town) -> 
         town.engine,
         read_hr_export(path),
         vault=town.vault,
-        options=SyncOptions(),
+        options=town.options(),
         today=date(2027, 1, 10),
     )
 

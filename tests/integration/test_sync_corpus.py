@@ -20,8 +20,9 @@ from models.directory_sync import BrakeLimits, SyncStatus
 from models.hr_export import HrFileError, read_hr_export
 from models.personnummer import PersonnummerVault
 from models.register import CostCentre, DirectoryEntry, OrgUnit
-from tasks.directory_sync import SyncOptions, SyncReport, sync_directory
+from tasks.directory_sync import SyncMunicipality, SyncOptions, SyncReport, sync_directory
 from telefoni.core import migrate
+from tests import factories
 from tests.conftest import ENGINES
 from tests.unit.test_hr_export import (
     COLUMN_MAP,
@@ -38,6 +39,16 @@ LIMITS = BrakeLimits(max_removal_share=0.05, max_removal_count=2, max_shrink_sha
 BRAKED = {"everyone_removed.csv", "short.csv"}
 
 
+def units_and_cost_centres(engine: Engine) -> None:
+    """The units and cost centres the corpus names, in the settings' one municipality."""
+    with Session(engine) as session, session.begin():
+        home = factories.municipality(session)
+        session.add_all([OrgUnit(code=c, name=c, municipality_id=home) for c in ("U1000", "U1001")])
+        session.add_all(
+            [CostCentre(code=c, name=c, municipality_id=home) for c in ("KS1000", "KS1001")]
+        )
+
+
 @pytest.fixture(scope="module", params=ENGINES)
 def register(
     request: pytest.FixtureRequest,
@@ -47,9 +58,7 @@ def register(
     """The corpus's ten people, synced in from valid_utf8.csv."""
     with make_empty_database(request.param) as engine:
         migrate.upgrade(engine)
-        with Session(engine) as session, session.begin():
-            session.add_all([OrgUnit(code=c, name=c) for c in ("U1000", "U1001")])
-            session.add_all([CostCentre(code=c, name=c) for c in ("KS1000", "KS1001")])
+        units_and_cost_centres(engine)
         first = sync(engine, vault, "valid_utf8.csv", dry_run=False)
         assert (first.status, first.joiners) == (SyncStatus.APPLIED, 10)
         yield engine
@@ -57,11 +66,13 @@ def register(
 
 def sync(engine: Engine, vault: PersonnummerVault, name: str, *, dry_run: bool) -> SyncReport:
     mapping = COLUMN_MAP if name == "mapped_headers.csv" else None
+    with Session(engine) as session, session.begin():
+        home = SyncMunicipality(factories.municipality(session), *factories.HOME)
     return sync_directory(
         engine,
         read_hr_export(CORPUS_DIR / name, column_map=mapping),
         vault=vault,
-        options=SyncOptions(dry_run=dry_run, limits=LIMITS),
+        options=SyncOptions(municipality=home, dry_run=dry_run, limits=LIMITS),
         today=TODAY,
     )
 
@@ -117,9 +128,7 @@ def test_braked_corpus_files_apply_nothing(
     """Not a dry run: the brake itself stops the writes, and says why in the run's record."""
     with make_empty_database(kind) as engine:
         migrate.upgrade(engine)
-        with Session(engine) as session, session.begin():
-            session.add_all([OrgUnit(code=c, name=c) for c in ("U1000", "U1001")])
-            session.add_all([CostCentre(code=c, name=c) for c in ("KS1000", "KS1001")])
+        units_and_cost_centres(engine)
         sync(engine, vault, "valid_utf8.csv", dry_run=False)
         for name in sorted(BRAKED):
             report = sync(engine, vault, name, dry_run=False)

@@ -1,23 +1,36 @@
-"""Directory sync: every night, HR's export → the contact centre's directory (§3.1)."""
+"""Directory sync: every night, each municipality's HR export → its contact centre's directory
+(§3.1). A run is of one municipality (`kommun`); those of different municipalities run side by
+side, two of the same never (the sync's lock per municipality)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
 
-from prefect import flow
+from prefect import State, flow
 from prefect.runtime import flow_run
+from prefect.states import Cancelled
 
 from models.audit import Actor
 from models.directory_sync import BrakeLimits
 from models.hr_export import HrExport
-from models.outbox import Sender
-from tasks.directory_sync import SyncOptions, SyncReport, publish, read_export, sync_directory
+from tasks.directory_sync import (
+    SyncAlreadyRunning,
+    SyncMunicipality,
+    SyncOptions,
+    SyncReport,
+    publish,
+    read_export,
+    sync_directory,
+)
+from telefoni.core.municipalities import MunicipalitySettings
 from telefoni.core.settings import Settings, get_settings
+from telefoni.core.tenancy import sender_of
 
 
 def options_from(
-    settings: Settings,
+    municipality: MunicipalitySettings,
+    municipality_id: int,
     *,
     dry_run: bool,
     allow_mass_removal: bool,
@@ -25,20 +38,23 @@ def options_from(
     actor: Actor,
     flow_run_id: str | None,
 ) -> SyncOptions:
+    """A run of ``municipality`` (its register id ``municipality_id``): its brake, its contact
+    centre, its sender."""
     if allow_mass_removal and not (reason and reason.strip()):
         raise ValueError("--allow-mass-removal kräver en anledning (--reason)")
+    m = municipality
     return SyncOptions(
+        municipality=SyncMunicipality(id=municipality_id, code=m.code, name=m.name),
         dry_run=dry_run,
         allow_mass_removal=allow_mass_removal,
         override_reason=reason,
         limits=BrakeLimits(
-            max_removal_share=settings.sync_max_removal_share,
-            max_removal_count=settings.sync_max_removal_count,
-            max_shrink_share=settings.sync_max_shrink_share,
+            max_removal_share=m.sync_max_removal_share,
+            max_removal_count=m.sync_max_removal_count,
+            max_shrink_share=m.sync_max_shrink_share,
         ),
-        contact_centre_email=str(settings.contact_centre_email),
-        sender=Sender(str(settings.mail_from), settings.sender_name),
-        municipality=settings.municipality,
+        contact_centre_email=str(m.contact_centre_email),
+        sender=sender_of(m),
         actor=actor,
         flow_run_id=flow_run_id,
     )
@@ -66,46 +82,70 @@ def run_sync(
     )
 
 
+def _run_name() -> str:
+    """The run's name in the UI: whose sync it is, and the day (Swedish time)."""
+    try:
+        settings = get_settings()
+        code = settings.kommun(flow_run.parameters.get("kommun")).code
+        day = f"{datetime.now(settings.tz):%Y-%m-%d}"
+    except Exception:  # the run itself then fails, saying why; the name need not
+        return "katalogsynk-okänd-kommun"
+    return f"katalogsynk-{code}-{day}"
+
+
 @flow(
     name="directory-sync",
+    flow_run_name=_run_name,
     persist_result=False,  # the report names people; the register and the artifacts keep it
-    description="Läser HR-exporten och uppdaterar kontaktcenters kunddatabas (§3.1): nya, "
-    "ändrade och slutade personer, med karantän för felaktiga rader och broms mot "
-    "massborttagning.",
+    description="Läser en kommuns HR-export och uppdaterar kommunens kunddatabas hos "
+    "kontaktcenter (§3.1): nya, ändrade och slutade personer, med karantän för felaktiga rader "
+    "och broms mot massborttagning.",
 )
 def directory_sync(
+    kommun: str | None = None,
     path: str | None = None,
     dry_run: bool = False,
     allow_mass_removal: bool = False,
     reason: str | None = None,
     started_by: str | None = None,
-) -> SyncReport:
+) -> SyncReport | State[None]:
     """HR-exporten in i kunddatabasen: läs, kontrollera, jämför, bromsa, skriv, rapportera.
 
     Args:
-        path: Sökväg till HR-exporten (CSV eller XLSX). Tomt = den vanliga filen.
+        kommun: Kommun: vilken kommuns HR-export som läses. Tomt = den enda kommunen.
+        path: Sökväg till HR-exporten (CSV eller XLSX). Tomt = kommunens vanliga fil.
         dry_run: Provkörning: räkna fram och rapportera allt, men skriv inget.
         allow_mass_removal: Gå förbi bromsen mot att ta bort många poster. Kräver en anledning.
         reason: Varför bromsen får passeras (hamnar i händelseloggen).
         started_by: Ditt användar-id, om du startar synken för hand (hamnar i händelseloggen).
     """
+    from telefoni.core.db import get_engine
+    from telefoni.core.tenancy import municipality_id_of
+
     settings = get_settings()
-    file = path or str(settings.hr_export_path)
+    municipality = settings.kommun(kommun)
+    file = path or str(municipality.hr_export_path)
     reader = read_export.with_options(
         retries=settings.hr_read_retries, retry_delay_seconds=settings.hr_read_retry_seconds
     )
     run_id = str(flow_run.id) if flow_run.id else None
     actor = Actor.person(started_by) if started_by else Actor.flow_run(run_id or "okänd")
     options = options_from(
-        settings,
+        municipality,
+        municipality_id_of(get_engine(settings.database_url), municipality),
         dry_run=dry_run,
         allow_mass_removal=allow_mass_removal,
         reason=reason,
         actor=actor,
         flow_run_id=run_id,
     )
-    # The file is read (and retried while still being written) once this run holds the
-    # sync's lock; the register is read meanwhile.
-    report = run_sync(lambda: reader(file, settings.hr_column_map or None), settings, options)
-    publish(report)
+    columns = municipality.hr_column_map or None
+    try:
+        # The file is read (and retried while still being written) once this run holds the
+        # municipality's lock; the register is read meanwhile.
+        report = run_sync(lambda: reader(file, columns), settings, options)
+    except SyncAlreadyRunning as exc:
+        # Not a failure: tonight's sync of this municipality is already under way.
+        return Cancelled(message=str(exc))
+    publish(report, municipality.code)
     return report

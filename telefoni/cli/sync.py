@@ -1,4 +1,4 @@
-"""`telefoni sync`: the nightly directory sync, run by hand."""
+"""`telefoni sync`: the nightly directory sync of one municipality, run by hand."""
 
 from __future__ import annotations
 
@@ -7,12 +7,21 @@ from typing import Annotated
 
 import typer
 
-from telefoni.cli.common import register_engine
+from telefoni.cli.common import register_engine, usage_error
 from telefoni.core.settings import get_settings
 
 
 def sync(
-    path: Annotated[Path | None, typer.Argument(help="HR-exporten (CSV eller XLSX).")] = None,
+    path: Annotated[
+        Path | None,
+        typer.Argument(help="HR-exporten (CSV eller XLSX). Tomt = kommunens vanliga fil."),
+    ] = None,
+    kommun: Annotated[
+        str | None,
+        typer.Option(
+            "--kommun", help="Vilken kommuns kunddatabas (kod eller namn); behövs med flera."
+        ),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Räkna fram och rapportera allt, skriv inget.")
     ] = False,
@@ -21,7 +30,8 @@ def sync(
     ] = False,
     reason: Annotated[str | None, typer.Option(help="Varför bromsen får passeras.")] = None,
 ) -> None:
-    """Sync the contact centre's directory with an HR export (the nightly flow, by hand)."""
+    """Sync a municipality's contact-centre directory with its HR export (the nightly flow, by
+    hand)."""
     import getpass
 
     from flows.directory_sync import options_from, run_sync
@@ -29,14 +39,22 @@ def sync(
     from models.directory_sync import SyncStatus
     from models.hr_export import HrFileError, read_hr_export
     from tasks.directory_sync import SyncAlreadyRunning, summary_markdown
+    from telefoni.core.municipalities import MunicipalityError
+    from telefoni.core.tenancy import municipality_id_of
 
     settings = get_settings()
-    register_engine(settings)  # refuses an outdated schema
+    try:
+        municipality = settings.kommun(kommun)
+    except MunicipalityError as exc:
+        raise usage_error(str(exc)) from None
+    engine = register_engine(settings)  # refuses an outdated schema
     if allow_mass_removal and not (reason and reason.strip()):
         raise typer.BadParameter("--allow-mass-removal kräver --reason", param_hint="--reason")
+    file = path or municipality.hr_export_path
     try:
         options = options_from(
-            settings,
+            municipality,
+            municipality_id_of(engine, municipality),
             dry_run=dry_run,
             allow_mass_removal=allow_mass_removal,
             reason=reason,
@@ -44,9 +62,7 @@ def sync(
             flow_run_id=None,
         )
         report = run_sync(
-            lambda: read_hr_export(
-                path or settings.hr_export_path, column_map=settings.hr_column_map or None
-            ),
+            lambda: read_hr_export(file, column_map=municipality.hr_column_map or None),
             settings,
             options,
         )
@@ -54,8 +70,10 @@ def sync(
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
     except FileNotFoundError:
-        typer.echo(f"HR-exporten finns inte: {path or settings.hr_export_path}", err=True)
+        typer.echo(f"HR-exporten finns inte: {file}", err=True)
         raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
     typer.echo(summary_markdown(report))
     if report.status is SyncStatus.BRAKED:
         raise typer.Exit(3)

@@ -2,6 +2,7 @@
 
     uv run python bench/sync.py [--employees 100000 ...] [--changed 0.02]
                                 [--engine sqlite|postgresql|both] [--runs 3]
+    uv run python bench/sync.py --municipalities 4 [--employees 100000] ...
 
 The issue's target:
 
@@ -47,6 +48,21 @@ that growth round by round, its median and range: how far the machine's noise mo
 commit; "proc s" is the wall time of the whole process, imports and
 interpreter start-up included. "RSS MB" is the process's peak RSS, "base MB" its RSS once its
 imports are done (what the import alone costs in memory).
+
+With `--municipalities N` (issue #14: "four municipalities of 25,000 employees against one of
+100,000 in the same invocation; target: the four together within 1.2x the one"), per engine:
+
+* (a) one municipality of `--employees` people (one size only) in a register of its own, and
+* (b) N municipalities of `--employees`/N each in one register (each its own town, seed and
+  export, every row in its municipality; tests/integration/towns.py loads them side by side),
+
+each export with `--changed` of its rows given a new title. Each round syncs (a) on a fresh
+copy of its register, one process, then (b) on a fresh copy of its own, N processes started
+together (as Prefect runs served deployments: a process each), every sync of its own
+municipality, with its own lock. Every process first imports and connects, then says it is
+ready; once all are, they are told to go at the same moment. The wall time runs from that
+moment to the last commit (the start-up of a process is not the sync's). The table gives the
+fastest round of each and the ratio (b)/(a) of those, then every round's ratio.
 """
 
 from __future__ import annotations
@@ -72,6 +88,9 @@ if TYPE_CHECKING:
 
 TODAY = date(2026, 11, 28)
 SEED = 1
+# The municipality of the single-register modes, and those of --municipalities (in turn).
+CODE = "hallsberg"
+CODES = ("hallsberg", "laxa", "askersund", "lekeberg", "kumla", "orebro", "nora", "lindesberg")
 NEW_TITLE = "Samordnare katalogsynk"  # in no title pool of the demo town
 # Fixed keys, the same at load and at sync (the sync compares personnummer hashes).
 ENCRYPTION_KEY = bytes(range(32))
@@ -116,6 +135,7 @@ def setup(url: str, folder: str, employees: str, share: str) -> dict[str, object
     from telefoni import demo
     from telefoni.core import migrate
     from telefoni.core.db import make_engine, session_factory
+    from tests.integration.towns import load_town
 
     folder_path, size = Path(folder), int(employees)
     engine = make_engine(url)
@@ -123,11 +143,8 @@ def setup(url: str, folder: str, employees: str, share: str) -> dict[str, object
     t0 = time.perf_counter()
     town = demo.generate(employees=size, seed=SEED, today=TODAY)
     with session_factory(engine).begin() as session:
-        demo.load(session, town, vault=_vault())
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM ANALYZE")
-    engine.dispose()
+        load_town(session, town, vault=_vault(), municipality_id=_municipality(session, CODE))
+    _analyze(engine)
     t1 = time.perf_counter()
 
     frame = demo.hr_export_frame(town)
@@ -157,6 +174,64 @@ def setup(url: str, folder: str, employees: str, share: str) -> dict[str, object
         "setup_s": t1 - t0,
         "file_mb": path.stat().st_size / 1e6,
     }
+
+
+def _municipality(session: Any, code: str) -> int:
+    """The register's id of the municipality ``code`` (made here: the register is new)."""
+    from models.register import Municipality
+
+    row = Municipality(code=code, name=f"{code.capitalize()} kommun")
+    session.add(row)
+    session.flush()
+    return int(row.id)
+
+
+def _analyze(engine: Any) -> None:
+    """PostgreSQL: VACUUM ANALYZE (what autovacuum does to a register up for a while)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM ANALYZE")
+    engine.dispose()
+
+
+def _changed_export(frame: Any, share: float, path: Path) -> int:
+    """Write ``frame`` as HR does with ``share`` of its titles, spread evenly, changed; how
+    many."""
+    import numpy as np
+
+    n_changed = round(len(frame) * share)
+    rows = np.unique(np.linspace(0, len(frame) - 1, n_changed).round().astype(int))
+    assert len(rows) == n_changed
+    assert not (frame["titel"].iloc[rows] == NEW_TITLE).any()
+    frame.iloc[rows, frame.columns.get_loc("titel")] = NEW_TITLE
+    frame.to_csv(path, sep=";", index=False, encoding="utf-8-sig", lineterminator="\r\n")
+    return n_changed
+
+
+def setup_many(url: str, folder: str, spec: str) -> dict[str, object]:
+    """Load a town per municipality of ``spec`` (JSON: [[code, employees], ...]) into one
+    register, each its own seed; write each one's export with `share` of its titles changed."""
+    from telefoni import demo
+    from telefoni.core import migrate
+    from telefoni.core.db import make_engine, session_factory
+    from tests.integration.towns import load_town
+
+    wanted, share = json.loads(spec)
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    t0 = time.perf_counter()
+    exports = {}
+    for k, (code, employees) in enumerate(wanted):
+        town = demo.generate(employees=int(employees), seed=SEED + k, today=TODAY)
+        with session_factory(engine).begin() as session:
+            load_town(session, town, vault=_vault(), municipality_id=_municipality(session, code))
+        path = Path(folder) / f"hr-{code}.csv"
+        exports[code] = {
+            "path": str(path),
+            "n_changed": _changed_export(demo.hr_export_frame(town), float(share), path),
+        }
+    _analyze(engine)
+    return {"exports": exports, "setup_s": time.perf_counter() - t0}
 
 
 # ---------------------------------------------------------------------------- the runs
@@ -218,26 +293,36 @@ def run_floor(url: str, path: str, changes_file: str) -> dict[str, float]:
     }
 
 
-def run_sync(url: str, path: str) -> dict[str, object]:
+def run_sync(url: str, path: str, code: str = CODE, told: str = "") -> dict[str, object]:
+    """One sync of ``code``'s export. ``told``: "yes" to say "ready" on stdout once imported
+    and connected, and begin when a line comes on stdin (`_together`)."""
     from models.hr_export import read_hr_export
     from tasks.directory_sync import SyncOptions, sync_directory
     from telefoni.core.db import make_engine
 
     engine = make_engine(url)
     vault = _vault()
+    options = SyncOptions(municipality=_where(engine, code))
     base = _rss_now_mb()
+    if told:
+        print("ready", flush=True)
+        sys.stdin.readline()
+    started = time.time()
     t0 = time.perf_counter()
     report = sync_directory(
         engine,
         lambda: read_hr_export(Path(path)),  # as the flow and the CLI do
         vault=vault,
-        options=SyncOptions(),
+        options=options,
         today=TODAY,
     )
     elapsed = time.perf_counter() - t0
+    ended = time.time()
     engine.dispose()
     return {
         "s": elapsed,
+        "started": started,
+        "ended": ended,
         "base_mb": base,
         "peak_mb": _peak_mb(),
         "hwm_mb": _hwm_mb(),
@@ -252,6 +337,19 @@ def run_sync(url: str, path: str) -> dict[str, object]:
     }
 
 
+def _where(engine: Any, code: str) -> Any:
+    """The municipality ``code`` of the register, as a sync is told of it."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from models.register import Municipality
+    from tasks.directory_sync import SyncMunicipality
+
+    with Session(engine) as session:
+        row = session.scalars(select(Municipality).where(Municipality.code == code)).one()
+        return SyncMunicipality(id=row.id, code=row.code, name=row.name)
+
+
 def _child(*args: str) -> tuple[dict[str, Any], float]:
     """Run this script with `--one ARGS` in a new process: its JSON result and wall time."""
     t0 = time.perf_counter()
@@ -263,6 +361,141 @@ def _child(*args: str) -> tuple[dict[str, Any], float]:
         sys.stderr.write(proc.stderr)
         raise SystemExit(f"{args[0]} failed (exit {proc.returncode})")
     return json.loads(proc.stdout.strip().splitlines()[-1]), wall
+
+
+def _together(syncs: list[tuple[str, str, str]]) -> tuple[float, list[dict[str, Any]]]:
+    """Syncs (url, export, municipality code) in processes of their own, told to go at the
+    same moment once every one is ready: the wall time from then to the last commit, and each
+    one's result."""
+    procs = []
+    with ExitStack() as stack:
+        for url, path, code in syncs:
+            errors = stack.enter_context(tempfile.TemporaryFile("w+"))
+            proc = subprocess.Popen(
+                [sys.executable, __file__, "--one", "sync", url, path, code, "yes"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=errors,
+                text=True,
+            )
+            procs.append((proc, errors, code))
+        for proc, _, _ in procs:
+            assert proc.stdout is not None
+            if proc.stdout.readline().strip() != "ready":  # it failed: told below
+                proc.wait()
+        go = time.time()
+        for proc, _, _ in procs:
+            assert proc.stdin is not None
+            try:
+                proc.stdin.write("go\n")
+                proc.stdin.close()
+            except BrokenPipeError:  # it ended before it was ready: told below
+                pass
+        results = []
+        for proc, errors, code in procs:
+            assert proc.stdout is not None
+            out = proc.stdout.read()
+            proc.wait()
+            if proc.returncode:
+                errors.seek(0)
+                sys.stderr.write(errors.read())
+                raise SystemExit(f"the sync of {code} failed (exit {proc.returncode})")
+            results.append(json.loads(out.strip().splitlines()[-1]) | {"code": code})
+    return max(r["ended"] for r in results) - go, results
+
+
+def bench_many(
+    kind: str, employees: int, municipalities: int, share: float, runs: int
+) -> dict[str, Any]:
+    """(a) one municipality of ``employees``, (b) ``municipalities`` of an equal share each,
+    their syncs started together; round by round, each on a fresh copy of its register."""
+    each = employees // municipalities
+    codes = CODES[:municipalities]
+    with ExitStack() as stack:
+        tmp_a = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        url_a = stack.enter_context(fresh_database(kind, tmp_a, prefix="telefoni_bench"))
+        one, _ = _child("setup", url_a, str(tmp_a), str(employees), str(share))
+        tmp_b = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        url_b = stack.enter_context(fresh_database(kind, tmp_b, prefix="telefoni_bench"))
+        spec = json.dumps([[[code, each] for code in codes], share])
+        many, _ = _child("setup-many", url_b, str(tmp_b), spec)
+        print(
+            f"# {kind}: setup (a) 1 × {employees} {one['setup_s']:.1f} s, (b) {municipalities}"
+            f" × {each} {many['setup_s']:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+        alone: list[float] = []
+        together: list[float] = []
+        for run in range(1, runs + 1):
+            with database_copy(url_a, tmp_a) as copy:
+                _prewarm(copy)
+                wall, (result,) = _together([(copy, one["path"], CODE)])
+            _check(result, one["n_changed"])
+            alone.append(wall)
+            with database_copy(url_b, tmp_b) as copy:
+                _prewarm(copy)
+                wall, results = _together(
+                    [(copy, many["exports"][code]["path"], code) for code in codes]
+                )
+            for r in results:
+                _check(r, many["exports"][r["code"]]["n_changed"])
+            together.append(wall)
+            first = min(r["started"] for r in results)
+            spans = ", ".join(
+                f"{r['code']} {r['started'] - first:.2f}–{r['ended'] - first:.2f}" for r in results
+            )
+            print(
+                f"# {kind} run {run}: (a) {alone[-1]:.2f} s, (b) {together[-1]:.2f} s"
+                f" ({together[-1] / alone[-1]:.2f}×; each sync from its start: {spans} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+    return {
+        "kind": kind,
+        "employees": employees,
+        "municipalities": municipalities,
+        "each": each,
+        "runs": runs,
+        "alone": alone,
+        "together": together,
+    }
+
+
+def _check(result: dict[str, Any], n_changed: int) -> None:
+    """An ordinary night's sync: applied, the titles changed, nobody joined, left or stuck."""
+    assert result["status"] == "applied", result
+    assert result["changed"] == n_changed, result
+    assert result["leavers"] == result["joiners"] == result["quarantined"] == 0, result
+
+
+#: Issue #14's target: N municipalities of 1/N the size each, synced together, within this many
+#: times the one of the whole size.
+MAX_TOGETHER_OVER_ONE = 1.2
+
+
+def report_many(results: list[dict[str, Any]]) -> None:
+    header = (
+        f"{'engine':<11}{'municipalities':>15}{'employees':>11}{'runs':>5}{'(a) one s':>11}"
+        f"{'(b) together s':>16}{'(b)/(a)':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        a, b = min(r["alone"]), min(r["together"])
+        print(
+            f"{r['kind']:<11}{r['municipalities']:>7} × {r['each']:<6}{r['employees']:>11}"
+            f"{r['runs']:>5}{a:>11.2f}{b:>16.2f}{b / a:>9.2f}"
+        )
+    print()
+    for r in results:
+        a, b = min(r["alone"]), min(r["together"])
+        rounds = sorted(t / o for t, o in zip(r["together"], r["alone"], strict=True))
+        print(
+            f"{r['kind']:<11}(b)/(a) {b / a:.2f} (≤ {MAX_TOGETHER_OVER_ONE:g}):"
+            f" {verdict(b / a <= MAX_TOGETHER_OVER_ONE)}; round by round"
+            f" {', '.join(f'{x:.2f}' for x in rounds)}"
+        )
 
 
 def bench(kind: str, sizes: list[int], share: float, runs: int) -> list[dict[str, Any]]:
@@ -455,12 +688,19 @@ def main() -> None:
     parser.add_argument("--changed", type=float, default=0.02)
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--runs", type=int, default=3, help="floor and sync runs each")
+    parser.add_argument(
+        "--municipalities",
+        type=int,
+        default=0,
+        help="(a) one municipality of --employees against (b) this many of an equal share",
+    )
     parser.add_argument("--one", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         what, *rest = args.one
         runs: dict[str, Any] = {
             "setup": setup,
+            "setup-many": setup_many,
             "imports": run_imports,
             "floor": run_floor,
             "sync": run_sync,
@@ -469,6 +709,16 @@ def main() -> None:
         print(json.dumps(result))
         return
     kinds = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
+    if args.municipalities:
+        if not 2 <= args.municipalities <= len(CODES) or len(args.employees) != 1:
+            parser.error(f"--municipalities 2–{len(CODES)}, with one --employees")
+        report_many(
+            [
+                bench_many(kind, args.employees[0], args.municipalities, args.changed, args.runs)
+                for kind in kinds
+            ]
+        )
+        return
     results = []
     for kind in kinds:
         for result in bench(kind, sorted(set(args.employees)), args.changed, args.runs):

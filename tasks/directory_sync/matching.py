@@ -7,13 +7,13 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from models.hr_export import HrExport, Validated
 from models.personnummer import Personnummer, PersonnummerVault, validate_personnummer_series
 from models.register import Employee
-from tasks.directory_sync.sql import _chunks
+from tasks.directory_sync.sql import _chunks, _driver_rows
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def _unchanged_frame(
 
 
 def _protected(
-    session: Session,
+    source: Session | Engine,
     municipality_id: int,
     checked: Validated,
     export: HrExport,
@@ -133,12 +133,9 @@ def _protected(
     if len(readable):
         hashes = sorted(set(vault.lookup_hashes(Personnummer(d) for d in readable)))
         for part in _chunks(hashes):
-            numbers.update(
-                session.scalars(
-                    select(Employee.employee_number).where(
-                        Employee.municipality_id == municipality_id,
-                        Employee.personnummer_hash.in_(part),
-                    )
-                )
+            stmt = select(Employee.employee_number).where(
+                Employee.municipality_id == municipality_id,
+                Employee.personnummer_hash.in_(part),
             )
+            numbers.update(number for (number,) in _driver_rows(source, stmt))
     return numbers

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from concurrent.futures import Future
 from typing import Any
 
 import numpy as np
@@ -154,9 +153,9 @@ def _cut(text: str | None, lengths: np.ndarray) -> list[str]:
     return [whole[a:b] for a, b in zip([0, *ends], ends, strict=False)]
 
 
-def directory_size(session: Session, municipality_id: int) -> int:
+def directory_size(source: Session | Engine, municipality_id: int) -> int:
     """The municipality's employees with a directory entry (what the brake counts)."""
-    count = session.scalar(
+    stmt = (
         select(func.count())
         .select_from(DirectoryEntry)
         .where(
@@ -164,7 +163,7 @@ def directory_size(session: Session, municipality_id: int) -> int:
             DirectoryEntry.employee_id.is_not(None),
         )
     )
-    return int(count or 0)
+    return int(_driver_rows(source, stmt)[0][0] or 0)
 
 
 def load_current(
@@ -275,49 +274,46 @@ def phone_numbers(
 
 
 def _codes(
-    session: Session, model: type[OrgUnit] | type[CostCentre], municipality_id: int
+    source: Session | Engine, model: type[OrgUnit] | type[CostCentre], municipality_id: int
 ) -> dict[str, int]:
     """The municipality's units (or cost centres): code → id."""
     stmt = select(model.id, model.code).where(model.municipality_id == municipality_id)
-    return {code: id_ for id_, code in _driver_rows(session, stmt)}
+    return {code: id_ for id_, code in _driver_rows(source, stmt)}
 
 
-def _last_rows_read(session: Session, municipality_id: int) -> int | None:
-    return session.scalar(
+def _last_rows_read(source: Session | Engine, municipality_id: int) -> int | None:
+    rows: int | None = _first(
+        source,
         select(SyncRun.rows_read)
         .where(SyncRun.municipality_id == municipality_id, SyncRun.status == SyncStatus.APPLIED)
         .order_by(SyncRun.id.desc())
-        .limit(1)
+        .limit(1),
     )
+    return rows
 
 
-def _last_applied_sha(session: Session, municipality_id: int) -> str | None:
-    return session.scalar(
+def _last_applied_sha(source: Session | Engine, municipality_id: int) -> str | None:
+    sha: str | None = _first(
+        source,
         select(SyncRun.file_sha256)
         .where(SyncRun.municipality_id == municipality_id, SyncRun.status == SyncStatus.APPLIED)
         .order_by(SyncRun.id.desc())
-        .limit(1)
+        .limit(1),
     )
+    return sha
+
+
+def _first(source: Session | Engine, stmt: Select[Any]) -> Any:
+    """The first column of the first row ``stmt`` gives, or None."""
+    rows = _driver_rows(source, stmt)
+    return rows[0][0] if rows else None
 
 
 def _read_register(engine: Engine, municipality_id: int) -> tuple[int, pd.DataFrame]:
     """The audit chain's length, then the municipality's people (`load_people`): a later write
-    appends to the chain."""
+    appends to the chain (`_written_since`)."""
     (seq,) = _driver_rows(engine, _CHAIN_LENGTH)[0]
     return int(seq), load_people(engine, municipality_id)
-
-
-def _people(
-    session: Session, municipality_id: int, early: Future[tuple[int, pd.DataFrame]] | None
-) -> pd.DataFrame:
-    """The register read early, if nothing of the municipality's has been written since; else
-    read now."""
-    if early is not None:
-        seq, people = early.result()
-        if not _written_since(session, municipality_id, seq):
-            return people
-        log.info("Registret ändrades medan HR-exporten lästes; läser det igen.")
-    return load_people(session, municipality_id)
 
 
 def _written_since(session: Session, municipality_id: int, seq: int) -> bool:

@@ -1,11 +1,13 @@
-"""The whole run: one at a time per municipality, the register read beside the file, the steps
-in order. A run is of one municipality: it reads that one's export, people, units and runs, and
-everything it writes carries that one's id."""
+"""The whole run: one at a time per municipality, the register read beside the file, the plan
+made before the transaction that writes it. A run is of one municipality: it reads that one's
+export, people, units and runs, and everything it writes carries that one's id."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -41,14 +43,17 @@ from tasks.directory_sync.register import (
     _codes,
     _last_applied_sha,
     _last_rows_read,
-    _people,
     _read_current,
     _read_register,
+    _written_since,
     directory_size,
+    load_people,
 )
 from tasks.directory_sync.report import SyncReport, _notify, _record_run, _report
 from tasks.directory_sync.sql import _in_memory
 from telefoni.core.locks import exclusive_run
+
+log = logging.getLogger(__name__)
 
 
 class SyncAlreadyRunning(RuntimeError):
@@ -72,11 +77,11 @@ def sync_directory(
     time per municipality, whoever starts it (those of other municipalities run alongside).
 
     ``export``: the export, or how to read it. The register is read meanwhile, on a connection
-    of its own: the database works while Python parses the file (and hashes its rows). If
-    anything was written to the register after that read began (every change appends to the
-    audit chain) that may concern the municipality, it is read again inside the run's
-    transaction. ``register_read``: called once that read is done (a test's signal; not called
-    when there is no such read)."""
+    of its own: the database works while Python parses the file (and hashes its rows). The plan
+    is made before the run's transaction begins; if anything that may concern the municipality
+    was written to the register after that read began (every change appends to the audit
+    chain), it is read and planned again inside the transaction. ``register_read``: called once
+    that read is done (a test's signal; not called when there is no such read)."""
     where = options.municipality
     with exclusive_run(engine, where.lock_name) as mine:
         if not mine:
@@ -97,21 +102,34 @@ def sync_directory(
             distinct = distinct_values(hr.rows)  # for the digests and the validation both
             key = hr_digest_key(vault)
             digests = pd.Series(row_digests(hr.rows, key, distinct), index=hr.rows.index)
-            with Session(engine) as session, session.begin():
-                return _sync(
-                    session,
-                    hr,
-                    (distinct, digests),
-                    early,
-                    side,
-                    vault=vault,
-                    options=options,
-                    today=today,
-                )
+            return _sync(
+                engine,
+                hr,
+                (distinct, digests),
+                early,
+                side,
+                vault=vault,
+                options=options,
+                today=today,
+            )
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """What the run will write, and what it was made from."""
+
+    m: Matched
+    checked: Validated
+    plan: SyncPlan
+    current: pd.DataFrame  # the register rows the plan compared (`load_current`)
+    units: Mapping[str, int]
+    cost_centres: Mapping[str, int]
+    stop: str | None  # why the brake holds it back (`brake`), or None
+    identical: bool  # the export is the one the last applied run read
 
 
 def _sync(
-    session: Session,
+    engine: Engine,
     export: HrExport,
     digested: tuple[Mapping[str, Any], pd.Series],
     early: Future[tuple[int, pd.DataFrame]] | None,
@@ -121,16 +139,56 @@ def _sync(
     options: SyncOptions,
     today: date,
 ) -> SyncReport:
-    """The run in the session's transaction. ``digested``: the export's `distinct_values` and
-    each row's digest (by line); ``early``: the register read beside the file; ``side``: a
-    thread for work the run can go on without (reads on connections of its own, the XLSX)."""
+    """Plan on the register as read, then write in one transaction. ``digested``: the export's
+    `distinct_values` and each row's digest (by line); ``early``: the register read beside the
+    file; ``side``: a thread for work the run can go on without (reads on connections of their
+    own, the XLSX).
+
+    The plan is made outside the transaction (on SQLite the transaction holds the one write
+    lock, which the syncs of the other municipalities would wait for meanwhile). If anything
+    that may concern the municipality was written after the early read began (every change
+    appends to the audit chain), the plan is made again inside the transaction."""
     where = options.municipality.id
-    units, cost_centres = _codes(session, OrgUnit, where), _codes(session, CostCentre, where)
-    rows = export.rows
+
+    def planned(source: Session | Engine, people: pd.DataFrame) -> _Planned:
+        return _plan(
+            source, export, digested, people, side, vault=vault, options=options, today=today
+        )
+
+    def written(session: Session, ready: _Planned) -> SyncReport:
+        return _write(session, export, ready, side, vault=vault, options=options, today=today)
+
+    if early is None:  # an in-memory database: one connection, all in its transaction
+        with Session(engine) as session, session.begin():
+            return written(session, planned(session, load_people(session, where)))
+    seq, people = early.result()
+    ready = planned(engine, people)
+    with Session(engine) as session, session.begin():
+        if _written_since(session, where, seq):
+            log.info("Registret ändrades medan HR-exporten lästes och jämfördes; läser det igen.")
+            ready = planned(session, load_people(session, where))
+        return written(session, ready)
+
+
+def _plan(
+    source: Session | Engine,
+    export: HrExport,
+    digested: tuple[Mapping[str, Any], pd.Series],
+    people: pd.DataFrame,
+    side: ThreadPoolExecutor,
+    *,
+    vault: PersonnummerVault,
+    options: SyncOptions,
+    today: date,
+) -> _Planned:
+    """The plan from the register as ``source`` reads it (in the session's transaction, or
+    from the engine's connections); ``people``: the municipality's (`load_people`)."""
+    where = options.municipality.id
+    units, cost_centres = _codes(source, OrgUnit, where), _codes(source, CostCentre, where)
     distinct, digests = digested
-    m = _match(rows, digests, _people(session, where, early))
+    m = _match(export.rows, digests, people)
     checked, the_plan, current = _planned(
-        session,
+        source,
         where,
         export,
         m,
@@ -141,13 +199,35 @@ def _sync(
         vault=vault,
         today=today,
     )
-    stop = _brake(session, the_plan, options)
+    return _Planned(
+        m,
+        checked,
+        the_plan,
+        current,
+        units,
+        cost_centres,
+        stop=_brake(source, the_plan, options),
+        identical=_last_applied_sha(source, where) == export.sha256,
+    )
+
+
+def _write(
+    session: Session,
+    export: HrExport,
+    ready: _Planned,
+    side: ThreadPoolExecutor,
+    *,
+    vault: PersonnummerVault,
+    options: SyncOptions,
+    today: date,
+) -> SyncReport:
+    """The plan written (unless braked or a dry run), in the session's transaction."""
+    the_plan, checked, stop = ready.plan, ready.checked, ready.stop
     report = _report(export, the_plan, checked, SyncStatus.DRY_RUN, options.municipality.name)
     if _held_back(session, export, report, checked, stop, options):
         return report
     report.status = SyncStatus.APPLIED
-    identical = _last_applied_sha(session, where) == export.sha256
-    tell = (the_plan.has_changes or the_plan.rows_quarantined) and not identical
+    tell = (the_plan.has_changes or the_plan.rows_quarantined) and not ready.identical
     # The contact centre's workbook is made alongside the writes (it needs only the report):
     # the database works while Python builds the XLSX.
     workbook = side.submit(changes_workbook, report.changes, report.quarantine) if tell else None
@@ -158,11 +238,11 @@ def _sync(
         session,
         the_plan,
         checked.valid,
-        m,
-        current,
+        ready.m,
+        ready.current,
         vault=vault,
-        units=units,
-        cost_centres=cost_centres,
+        units=ready.units,
+        cost_centres=ready.cost_centres,
         today=today,
         options=options,
     )
@@ -172,7 +252,7 @@ def _sync(
 
 
 def _planned(
-    session: Session,
+    source: Session | Engine,
     municipality_id: int,
     export: HrExport,
     m: Matched,
@@ -188,7 +268,7 @@ def _planned(
     Whom the run may compare in full is read on the side while the rows are validated."""
     rows, people = m.rows, m.people
     candidates = _candidates(m)
-    bind = session.get_bind()
+    bind = source if isinstance(source, Engine) else source.get_bind()
     reading = (
         side.submit(
             _read_current, bind, municipality_id, people["employee_id"][candidates], len(people)
@@ -212,7 +292,7 @@ def _planned(
         index=valid.index,
         dtype=object,
     )
-    protected = _protected(session, municipality_id, checked, export, vault, today)
+    protected = _protected(source, municipality_id, checked, export, vault, today)
     unchanged = _unchanged_frame(rows, checked.trusted, people, m.person)
     wanted = _wanted(m, valid.index, unchanged.index, protected)
     if reading is not None and not (wanted & ~candidates).any():
@@ -221,7 +301,7 @@ def _planned(
         current = current.reset_index(drop=True)
     else:
         current, phones = _read_current(
-            session, municipality_id, people["employee_id"][wanted], len(people)
+            source, municipality_id, people["employee_id"][wanted], len(people)
         )
     the_plan = plan(
         desired_frame(valid, hashes, phones),
@@ -235,15 +315,15 @@ def _planned(
     return checked, the_plan, current
 
 
-def _brake(session: Session, p: SyncPlan, options: SyncOptions) -> str | None:
+def _brake(source: Session | Engine, p: SyncPlan, options: SyncOptions) -> str | None:
     """Why the plan must not be applied without an override (`brake`), or None: judged on the
     municipality's own directory and its own last run."""
     where = options.municipality.id
     return brake(
         removals=len(p.leavers),
-        directory_size=directory_size(session, where),
+        directory_size=directory_size(source, where),
         rows_now=p.rows_read,
-        rows_last=_last_rows_read(session, where),
+        rows_last=_last_rows_read(source, where),
         limits=options.limits,
     )
 

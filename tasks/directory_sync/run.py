@@ -97,8 +97,7 @@ def sync_directory(
             if early is not None and register_read is not None:
                 early.add_done_callback(lambda _: register_read())
             hr = export() if callable(export) else export
-            # The rows' digests before the transaction begins: on SQLite it holds the write
-            # lock, which another municipality's sync then waits for.
+            # The rows' digests, once: a plan made again reuses them.
             distinct = distinct_values(hr.rows)  # for the digests and the validation both
             key = hr_digest_key(vault)
             digests = pd.Series(row_digests(hr.rows, key, distinct), index=hr.rows.index)

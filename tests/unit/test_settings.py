@@ -208,5 +208,5 @@ def test_a_bad_file_of_municipalities_is_refused_at_start_naming_the_municipalit
 
 
 def test_a_missing_file_of_municipalities_is_named(tmp_path: Path) -> None:
-    with pytest.raises(SettingsError, match="kommuner.toml: filen med kommuner finns inte"):
+    with pytest.raises(SettingsError, match=r"kommuner\.toml: filen med kommuner finns inte"):
         Settings(data_dir=tmp_path, municipalities_file=tmp_path / "kommuner.toml")

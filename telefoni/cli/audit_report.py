@@ -86,6 +86,4 @@ def object_history(
         if row is None:
             return []
         where = of_municipality(row.id, row.audit_through)
-    return history(
-        session, object_type=object_type, object_id=object_id, where=where, last=last
-    )
+    return history(session, object_type=object_type, object_id=object_id, where=where, last=last)

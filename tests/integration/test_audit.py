@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from models import audit
 from models.audit import Actor, AuditEvent, AuditRecord, event_hash
+from models.base import utcnow
 from models.register import Municipality
 from telefoni.core import migrate
 from telefoni.core.db import RegisterRuleViolation
@@ -315,7 +316,6 @@ def test_audit_show_kommun_shows_only_that_municipalitys_events(
     and a register's events from before municipalities are the first municipality's."""
     settings_file = tmp_path / "kommuner.toml"
     settings_file.write_text(TWO_MUNICIPALITIES, encoding="utf-8")
-    env = {"TELEFONI_MUNICIPALITIES_FILE": str(settings_file)}
     with make_empty_database(kind) as engine:
         migrate.upgrade(engine)
         with Session(engine) as session, session.begin():
@@ -350,7 +350,13 @@ def test_audit_show_kommun_shows_only_that_municipalitys_events(
             )
 
         def show(*args: str) -> subprocess.CompletedProcess[str]:
-            return telefoni("audit", "show", *args, engine=engine, **env)
+            return telefoni(
+                "audit",
+                "show",
+                *args,
+                engine=engine,
+                TELEFONI_MUNICIPALITIES_FILE=str(settings_file),
+            )
 
         laxas = show("--employee", "A000101", "--kommun", "Laxå")
         assert laxas.returncode == 0, laxas.stderr
@@ -381,7 +387,9 @@ def test_audit_show_kommun_shows_only_that_municipalitys_events(
         unknown = show("--employee", "A000101", "--kommun", "Lekeberg")
         assert unknown.returncode == 2 and "'Lekeberg' finns inte här" in unknown.stderr
 
-        verified = telefoni("audit", "verify", engine=engine, **env)
+        verified = telefoni(
+            "audit", "verify", engine=engine, TELEFONI_MUNICIPALITIES_FILE=str(settings_file)
+        )
         assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
@@ -392,7 +400,7 @@ def test_an_events_municipality_is_covered_by_its_hash() -> None:
         [AuditRecord(Actor.system("x"), "a", "employee", "A1", municipality_id=2)],
         last_seq=0,
         last_hash=audit.GENESIS_HASH,
-        at=audit.utcnow(),
+        at=utcnow(),
     )
     assert event_hash(row) == row["hash"]
     assert event_hash({**row, "municipality_id": 3}) != row["hash"]
@@ -401,7 +409,7 @@ def test_an_events_municipality_is_covered_by_its_hash() -> None:
         [AuditRecord(Actor.system("x"), "a", "employee", "A1")],
         last_seq=0,
         last_hash=audit.GENESIS_HASH,
-        at=audit.utcnow(),
+        at=utcnow(),
     )
     without = {k: v for k, v in old.items() if k != "municipality_id"}
     assert event_hash(without) == old["hash"]

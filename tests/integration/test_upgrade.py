@@ -145,7 +145,7 @@ def test_a_register_of_today_upgrades_with_everything_in_the_configured_municipa
     vault: PersonnummerVault,
     tmp_path: Path,
 ) -> None:
-    env = {"TELEFONI_MUNICIPALITY": "Askersunds kommun"}  # today's settings: one municipality
+    town = "Askersunds kommun"  # today's settings: TELEFONI_MUNICIPALITY, one municipality
     with make_empty_database(kind) as engine:
         migrate.upgrade(engine, BEFORE)
         number, written = _fill_the_old_register(engine, vault)
@@ -153,7 +153,9 @@ def test_a_register_of_today_upgrades_with_everything_in_the_configured_municipa
         before = {name: _rows(engine, old[name]) for name in (*OWNED, *CATALOGUE)}
         assert all(before[name] for name in (*OWNED, *CATALOGUE)), "every table holds rows"
 
-        upgraded = telefoni("db", "upgrade", engine=engine, data_dir=tmp_path, **env)
+        upgraded = telefoni(
+            "db", "upgrade", engine=engine, data_dir=tmp_path, TELEFONI_MUNICIPALITY=town
+        )
         assert upgraded.returncode == 0, upgraded.stderr
 
         new = _tables(engine)
@@ -174,14 +176,20 @@ def test_a_register_of_today_upgrades_with_everything_in_the_configured_municipa
                 before[name]
             ), name
 
-        check = telefoni("db", "check", engine=engine, data_dir=tmp_path, **env)
+        check = telefoni(
+            "db", "check", engine=engine, data_dir=tmp_path, TELEFONI_MUNICIPALITY=town
+        )
         assert check.returncode == 0, check.stdout + check.stderr
         assert "Schemat stämmer med modellerna." in check.stdout
-        verified = telefoni("audit", "verify", engine=engine, data_dir=tmp_path, **env)
+        verified = telefoni(
+            "audit", "verify", engine=engine, data_dir=tmp_path, TELEFONI_MUNICIPALITY=town
+        )
         assert verified.returncode == 0, verified.stdout + verified.stderr
         assert f"{written} händelser kontrollerade" in verified.stdout
         # The events of before are the municipality's own history.
-        shown = telefoni("audit", "show", "--employee", number, engine=engine, **env)
+        shown = telefoni(
+            "audit", "show", "--employee", number, engine=engine, TELEFONI_MUNICIPALITY=town
+        )
         assert shown.returncode == 0, shown.stderr
         assert shown.stdout.count("directory.updated") == written
 

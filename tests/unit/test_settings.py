@@ -141,7 +141,7 @@ def test_a_file_of_municipalities_each_with_its_own_and_the_rest_from_the_variab
     assert hallsberg.mail_from == "telefoni@sydnarke.example"  # from TELEFONI_MAIL_FROM
     assert laxa.mail_from == "telefoni@laxa.example"
     assert (hallsberg.approval_deadline_days, laxa.approval_deadline_days) == (10, 10)
-    assert (hallsberg.deputies, laxa.deputies) == ({"H100"}, frozenset())
+    assert (hallsberg.deputies, laxa.deputies) == (frozenset({"H100"}), frozenset())
     assert laxa.sync_max_removal_count == 10 and hallsberg.sync_max_removal_count == 50
     assert hallsberg.signature == "Kommunledningskontoret, Hallsbergs kommun"
     assert laxa.sender_name == "Telefoni – Laxå kommun"
@@ -188,7 +188,7 @@ def test_with_several_the_municipality_must_be_named_and_known(tmp_path: Path) -
             id="shared-export",
         ),
         pytest.param(
-            ('[kommun.laxa]', '[kommun."Laxå"]'),
+            ("[kommun.laxa]", '[kommun."Laxå"]'),
             ["kommun 'Laxå'", "'code'", "små bokstäver"],
             id="bad-code",
         ),

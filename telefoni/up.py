@@ -128,12 +128,14 @@ def _schedules(
         runs: list[tuple[str, dict[str, Any]]] = [(slug, parameters)]
         if municipalities and KOMMUN not in parameters:
             runs = [(f"{slug}-{m.code}", {**parameters, KOMMUN: m.name}) for m in municipalities]
+        active = bool(s.get("active", True))
         for run_slug, run_parameters in runs:
             if "cron" in s:
                 schedules.append(
                     Cron(
                         s["cron"],
                         timezone=s.get("timezone"),
+                        active=active,
                         parameters=run_parameters,
                         slug=run_slug,
                     )
@@ -143,6 +145,7 @@ def _schedules(
                     Interval(
                         s["interval"],
                         timezone=s.get("timezone"),
+                        active=active,
                         parameters=run_parameters,
                         slug=run_slug,
                     )

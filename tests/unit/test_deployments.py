@@ -68,7 +68,11 @@ def spec(tmp_path: Path) -> Path:
             "parameters": {"dry_run": False},
             "schedules": [
                 {"cron": "0 2 * * *", "timezone": "Europe/Stockholm"},
-                {"cron": "0 14 * * 6", "parameters": {"kommun": "Sjöbacka kommun"}},
+                {
+                    "cron": "0 14 * * 6",
+                    "parameters": {"kommun": "Sjöbacka kommun"},
+                    "active": False,
+                },
             ],
         },
         {
@@ -91,6 +95,7 @@ def _schedules(deployment: Any) -> list[tuple[Any, ...]]:
             s.schedule.timezone,
             s.parameters,
             s.slug,
+            s.active,
         )
         for s in deployment.schedules or []
     ]
@@ -130,15 +135,16 @@ def test_a_flow_for_one_municipality_runs_on_schedule_for_each(spec: Path) -> No
             "Europe/Stockholm",
             {"kommun": "Sjöbacka kommun"},
             "per-kommun-sjobacka",
+            True,
         ),
-        ("0 2 * * *", "Europe/Stockholm", {"kommun": "Älvnäs kommun"}, "per-kommun-alvnas"),
+        ("0 2 * * *", "Europe/Stockholm", {"kommun": "Älvnäs kommun"}, "per-kommun-alvnas", True),
         # A schedule that names its municipality is for that one only.
-        ("0 14 * * 6", None, {"kommun": "Sjöbacka kommun"}, "per-kommun-2"),
+        ("0 14 * * 6", None, {"kommun": "Sjöbacka kommun"}, "per-kommun-2", False),
     ]
     assert per_kommun.concurrency_limit is None
     assert per_kommun.parameters == {"dry_run": False}
     # A flow for all municipalities: its schedule and limit as they are.
-    assert _schedules(for_all) == [(60.0, "UTC", {}, "for-all")]
+    assert _schedules(for_all) == [(60.0, "UTC", {}, "for-all", True)]
     assert for_all.concurrency_limit == 1
     assert "kommun" not in for_all._parameter_openapi_schema.properties
 
@@ -193,6 +199,6 @@ def test_the_directory_sync_runs_nightly_for_each_municipality() -> None:
         pytest.skip("the directory-sync flow takes no kommun parameter on this branch yet")
 
     assert _schedules(sync) == [
-        ("0 2 * * *", "Europe/Stockholm", {"kommun": m.name}, f"directory-sync-{m.code}")
+        ("0 2 * * *", "Europe/Stockholm", {"kommun": m.name}, f"directory-sync-{m.code}", True)
         for m in TWO
     ]

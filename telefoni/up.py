@@ -242,7 +242,7 @@ def load_demo(settings: Settings, employees: Sequence[int] = DEMO_EMPLOYEES) -> 
                     )
                     continue
                 place = demo.place_for(municipality, index)
-                town = demo.generate(employees=size, seed=1 + place.block, place=place)
+                town = demo.generate(employees=size, seed=place.seed, place=place)
                 counts = demo.load(session, town, vault=vault, municipality_id=mid)
             # What HR would drop for the nightly sync.
             demo.write_hr_export(town, municipality.hr_export_path)

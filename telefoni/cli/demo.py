@@ -16,7 +16,13 @@ def demo(
     hr_export: Annotated[
         Path | None, typer.Option(help="Also write the matching HR export (CSV or .xlsx) here.")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same town.")] = 1,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            help="Random seed; the same seed gives the same town (default: the municipality's "
+            "own, so that two municipalities get different people)."
+        ),
+    ] = None,
     kommun: Annotated[
         str | None,
         typer.Option(help="The municipality (code or name); needed when there are several."),
@@ -42,7 +48,8 @@ def demo(
     started = time.perf_counter()
     place = demo_data.place_for(municipality, settings.municipalities.index(municipality))
     try:
-        town = demo_data.generate(employees=employees, seed=seed, place=place)
+        chosen = place.seed if seed is None else seed
+        town = demo_data.generate(employees=employees, seed=chosen, place=place)
         with session_factory(engine).begin() as session:
             mid = municipality_id(session, municipality)
             counts = demo_data.load(session, town, vault=vault_from(settings), municipality_id=mid)

@@ -15,7 +15,8 @@ def up(
         typer.Option(
             min=1,
             help="Employees in each municipality's demo town (when it has none), in the order "
-            "of the municipalities; repeat the option for each (default 1300, then 400).",
+            "of the municipalities, the last for any further ones; repeat the option for each "
+            "(default 1300, then 400).",
         ),
     ] = None,
 ) -> None:

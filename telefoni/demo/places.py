@@ -47,6 +47,11 @@ class Place:
             raise ValueError(f"block must be 0–{MAX_BLOCKS - 1}, not {self.block}")
 
     @property
+    def seed(self) -> int:
+        """The seed of its town unless told otherwise: towns of two places, other people."""
+        return 1 + self.block
+
+    @property
     def town_hall_address(self) -> str:
         return f"{self.town_hall}, {self.postcode} 80 {self.town}"
 

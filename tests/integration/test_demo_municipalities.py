@@ -438,6 +438,16 @@ def test_telefoni_demo_asks_which_municipality_and_loads_only_that_one(
     assert "Demodata för Sjöbacka kommun laddad" in out
     with Session(empty_engine) as session:
         assert _count(session, Employee) == 80
+        people = {
+            mid: session.scalars(
+                select(Employee.personnummer_hash)
+                .where(Employee.municipality_id == mid)
+                .order_by(Employee.id)
+            ).all()
+            for mid in session.scalars(select(Municipality.id))
+        }
+        first, second = people.values()
+        assert first != second  # each municipality's own seed: other people
 
 
 def _municipality(code: str, name: str) -> MunicipalitySettings:

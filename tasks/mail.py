@@ -70,12 +70,16 @@ def _reply(response: object) -> tuple[int | None, str]:
     return code, f"{code} {detail}".strip()
 
 
+def from_header(raw: bytes) -> tuple[str, str]:
+    """The (name, address) of a message's From header; empty strings where it has none."""
+    header = BytesHeaderParser(policy=default).parsebytes(raw).get("From")
+    return parseaddr(str(header)) if header else ("", "")
+
+
 def envelope_sender(raw: bytes, fallback: str) -> str:
     """The address of the message's own From header (each municipality's mail returns to
     it when it bounces), or `fallback` if it has none."""
-    header = BytesHeaderParser(policy=default).parsebytes(raw).get("From")
-    address = parseaddr(str(header))[1] if header else ""
-    return address or fallback
+    return from_header(raw)[1] or fallback
 
 
 class _SmtpConnection:

@@ -77,7 +77,7 @@ def process(
     counts = check_task(ids, code)
     if counts.get("refused") == len(ids):
         rows = outcome_task(ids, code)
-        publish(rows)
+        publish(rows, municipality.name)
         raise OrdersRefused("; ".join(f"{r['referens']}: {r['riktlinjerna']}" for r in rows))
     note: str | None = None
     while (asking := ask_task(ids, code)).waiting:
@@ -98,18 +98,19 @@ def process(
         note = record_delivery_task(ids, given, code)
     register_task(ids, code)
     counts = notify_task(ids, code)
-    publish(outcome_task(ids, code))
+    publish(outcome_task(ids, code), municipality.name)
     return {"beställningar": len(ids), "läge": counts}
 
 
-def publish(rows: list[dict[str, str]]) -> None:
-    """The orders' outcome on the run: a summary and a table (no personal identity)."""
+def publish(rows: list[dict[str, str]], municipality: str) -> None:
+    """The orders' outcome on the run, all of `municipality`: a summary and a table (no
+    personal identity)."""
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["läge"]] = counts.get(row["läge"], 0) + 1
     create_markdown_artifact(
         key="onboarding",
-        markdown="## Beställning av telefon\n\n| läge | antal |\n| --- | ---: |\n"
+        markdown=f"## Beställning av telefon – {municipality}\n\n| läge | antal |\n| --- | ---: |\n"
         + "\n".join(f"| {k} | {v} |" for k, v in sorted(counts.items())),
         description="Beställningarnas läge när körningen slutade",
     )

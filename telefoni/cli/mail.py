@@ -64,13 +64,12 @@ def mail_status(
             raise usage_error(str(exc)) from None
         municipality = None  # several, none named: counts only
     with session_factory(register_engine(settings))() as session:
-        counts = dict(
-            session.execute(
+        counts: dict[OutboxStatus, int] = {
+            status: count
+            for status, count in session.execute(
                 select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
             )
-            .tuples()
-            .all()
-        )
+        }
         dead = session.execute(
             select(
                 OutboxMessage.recipient,

@@ -18,7 +18,7 @@ from models import onboarding_notices as notices
 from models.audit import AuditEvent
 from models.onboarding import OBJECT_TYPE, OnboardingOrder, OrderStatus
 from models.onboarding_forms import ApprovalDecision, DeliveryInput, OrderRequest
-from models.outbox import OutboxMessage
+from models.outbox import OutboxMessage, OutboxStatus, enqueue
 from models.personnummer import PersonnummerVault
 from models.register import Employee
 from tasks.mail import from_header
@@ -40,6 +40,7 @@ from tasks.onboarding.base import WrongMunicipality
 from tasks.operator import gateway_from
 from telefoni.cli import app
 from telefoni.core.settings import Settings, get_settings
+from telefoni.core.tenancy import sender_of
 from tests import factories
 from tests.flows.onboarding_helpers import TwoPlaces, delivery, municipalities_file, two_places
 
@@ -389,3 +390,35 @@ def test_the_commands_take_the_municipality_where_the_employee_does_not_settle_i
     with Session(cli) as session:
         statuses = session.scalars(select(OnboardingOrder.status)).all()
     assert statuses == [OrderStatus.AWAITING_APPROVAL] * 2
+
+
+def test_mail_status_lists_only_the_named_municipalitys_dead_letters(cli: Engine) -> None:
+    settings = get_settings()
+    with Session(cli) as session, session.begin():
+        for m in settings.municipalities:
+            mail = enqueue(
+                session,
+                template="meddelande",
+                business_key=f"test-{m.code}",
+                recipient=f"okand@{m.code}.example",
+                context={
+                    "subject": f"Till {m.name}",
+                    "name": f"Person i {m.name}",
+                    "paragraphs": ["Hej."],
+                    "municipality": m.name,
+                },
+                sender=sender_of(m),
+            )
+            mail.status, mail.last_error = OutboxStatus.DEAD, "550 okänd mottagare"
+
+    result = run("mail", "status")
+    assert result.exit_code == 0, result.stderr
+    assert "döda brev: 2" in result.stdout
+    assert "okand@" not in result.stdout and "ange vilken med --kommun" in result.stdout
+    result = run("mail", "status", "--kommun", "laxa")
+    assert result.exit_code == 0, result.stderr
+    assert "  okand@laxa.example – Till Laxå kommun: 550 okänd mottagare" in result.stdout
+    assert "hallsberg" not in result.stdout.casefold()
+    result = run("mail", "status", "--kommun", "Lekeberg")
+    assert result.exit_code == 2
+    assert "kommunen 'Lekeberg' finns inte här" in result.stderr

@@ -18,10 +18,10 @@ from models import onboarding_notices as notices
 from models.audit import AuditEvent
 from models.onboarding import OBJECT_TYPE, OnboardingOrder, OrderStatus
 from models.onboarding_forms import ApprovalDecision, DeliveryInput, OrderRequest
-from models.outbox import OutboxMessage, OutboxStatus, enqueue
+from models.outbox import OutboxMessage, OutboxStatus, RetryPolicy, enqueue
 from models.personnummer import PersonnummerVault
 from models.register import Employee
-from tasks.mail import from_header
+from tasks.mail import SmtpTransport, from_header
 from tasks.onboarding import (
     Context,
     UnknownEmployee,
@@ -38,11 +38,13 @@ from tasks.onboarding import (
 )
 from tasks.onboarding.base import WrongMunicipality
 from tasks.operator import gateway_from
+from tasks.outbox import relay_outbox
 from telefoni.cli import app
 from telefoni.core.settings import Settings, get_settings
 from telefoni.core.tenancy import sender_of
 from tests import factories
 from tests.flows.onboarding_helpers import TwoPlaces, delivery, municipalities_file, two_places
+from tests.integration.smtp_server import SmtpServer
 
 ASKED = datetime(2027, 8, 2, 6, 0, tzinfo=UTC)
 RUN_A = "5b1f7c4e-0000-4000-8000-00000000a001"
@@ -422,3 +424,33 @@ def test_mail_status_lists_only_the_named_municipalitys_dead_letters(cli: Engine
     result = run("mail", "status", "--kommun", "Lekeberg")
     assert result.exit_code == 2
     assert "kommunen 'Lekeberg' finns inte här" in result.stderr
+
+
+def test_each_municipalitys_mail_goes_out_with_its_own_envelope_sender(
+    relay_db: Engine, smtp_server: SmtpServer, settings: Settings
+) -> None:
+    sent = {}
+    with Session(relay_db) as session, session.begin():
+        for m in settings.municipalities:
+            sent[m.code] = enqueue(
+                session,
+                template="meddelande",
+                business_key=f"test-{m.code}",
+                recipient=f"person@{m.code}.example",
+                context={
+                    "subject": f"Till {m.name}",
+                    "name": "Astrid",
+                    "paragraphs": ["Hej."],
+                    "municipality": m.name,
+                },
+                sender=sender_of(m),
+            ).message_id
+    transport = SmtpTransport(
+        host=smtp_server.host, port=smtp_server.port, sender="studsar@it.example", timeout=5
+    )
+    report = relay_outbox(relay_db, transport, policy=RetryPolicy())
+    assert report.sent == 2
+    copies = smtp_server.by_message_id()
+    for m in settings.municipalities:
+        (got,) = copies[sent[m.code]]
+        assert got.mail_from == str(m.mail_from)  # a bounce returns to the municipality

@@ -229,6 +229,8 @@ def fill(url: str, orders: int) -> None:
     from models.register import CostCentre, Employee, OrgUnit, PhoneModel, SubscriptionOption
     from telefoni.core import migrate
     from telefoni.core.db import make_engine
+    from telefoni.core.settings import get_settings
+    from telefoni.core.tenancy import municipality_id
 
     vault = PersonnummerVault(
         encryption_key=secrets.token_bytes(32), lookup_key=secrets.token_bytes(32)
@@ -242,8 +244,10 @@ def fill(url: str, orders: int) -> None:
     engine = make_engine(url)
     migrate.upgrade(engine)
     with Session(engine) as session, session.begin():
-        unit = OrgUnit(code="BANK", name="Sörbyskolan (bänk)")
-        cost_centre = CostCentre(code="K-BANK", name="Sörbyskolan")
+        # The settings' only municipality: where the orders' run looks for its employees.
+        where = municipality_id(session, get_settings().kommun(None))
+        unit = OrgUnit(code="BANK", name="Sörbyskolan (bänk)", municipality_id=where)
+        cost_centre = CostCentre(code="K-BANK", name="Sörbyskolan", municipality_id=where)
         session.add_all(
             [
                 unit,
@@ -264,6 +268,7 @@ def fill(url: str, orders: int) -> None:
         )
         session.flush()
         common: dict[str, Any] = {
+            "municipality_id": where,
             "unit_id": unit.id,
             "cost_centre_id": cost_centre.id,
             "employment_start": date(2020, 1, 1),

@@ -37,8 +37,9 @@ from telefoni.core.settings import get_settings
 Form = TypeVar("Form", bound=RunInput)
 
 
-def wait_for(form: type[Form], *, key: str, description: str) -> Form:
-    """Wait for a person's answer on a form, shown with `description` above it."""
+def wait_for(form: type[Form], *, key: str, description: str, deadline_days: float) -> Form:
+    """Wait for a person's answer on a form, shown with `description` above it (a run that
+    holds its process gives up a while after the municipality's deadline)."""
     settings = get_settings()
     shown = form.with_initial_data(description=description)
     if deployment.id:
@@ -47,7 +48,7 @@ def wait_for(form: type[Form], *, key: str, description: str) -> Form:
         answer = pause_flow_run(
             wait_for_input=shown,
             key=key,
-            timeout=int(settings.approval_deadline_days * 86400 + 3600),
+            timeout=int(deadline_days * 86400 + 3600),
             poll_interval=max(1, int(settings.approval_poll_seconds)),
         )
     assert answer is not None
@@ -58,48 +59,58 @@ class OrdersRefused(ValueError):
     """No order of the run may go on: each broke the guideline (the § is in the message)."""
 
 
-def process(requests: list[OrderRequest], batch_key: str | None) -> dict[str, Any]:
-    """requested → checked → approved → ordered → delivered → registered → notified."""
+def process(
+    requests: list[OrderRequest], batch_key: str | None, kommun: str | None
+) -> dict[str, Any]:
+    """requested → checked → approved → ordered → delivered → registered → notified, for the
+    employees of municipality `kommun` (None: the only one)."""
     settings = get_settings()
-    ids = receive_task(requests, batch_key)
-    busy = adopt_task(ids)
+    municipality = settings.kommun(kommun)  # MunicipalityError, in Swedish, if not clear
+    code, days = municipality.code, municipality.approval_deadline_days
+    ids = receive_task(requests, batch_key, code)
+    busy = adopt_task(ids, code)
     if busy:
         get_run_logger().warning(
             "Beställningen hanteras redan av körningen %s; den här gör ingenting.", ", ".join(busy)
         )
         return {"beställningar": len(ids), "hanteras av": busy}
-    counts = check_task(ids)
+    counts = check_task(ids, code)
     if counts.get("refused") == len(ids):
-        rows = outcome_task(ids)
-        publish(rows)
+        rows = outcome_task(ids, code)
+        publish(rows, municipality.name)
         raise OrdersRefused("; ".join(f"{r['referens']}: {r['riktlinjerna']}" for r in rows))
     note: str | None = None
-    while (asking := ask_task(ids)).waiting:
+    while (asking := ask_task(ids, code)).waiting:
         description = f"**{note}**\n\n{asking.description}" if note else asking.description
-        decision = wait_for(ApprovalDecision, key=asking.key, description=description)
-        outcome = decide_task(ids, decision)
+        decision = wait_for(
+            ApprovalDecision, key=asking.key, description=description, deadline_days=days
+        )
+        outcome = decide_task(ids, decision, code)
         note = None if outcome.accepted else outcome.message
-    place_task(ids)
+    place_task(ids, code)
     note = None
     quick = settings.operator_delivery_wait_seconds if settings.operator_gateway == "http" else 0
-    while (waiting := collect_task(ids, wait_seconds=quick)).waiting:
+    while (waiting := collect_task(ids, code, wait_seconds=quick)).waiting:
         description = f"**{note}**\n\n{waiting.description}" if note else waiting.description
-        given = wait_for(DeliveryInput, key=waiting.key, description=description)
-        note = record_delivery_task(ids, given)
-    register_task(ids)
-    counts = notify_task(ids)
-    publish(outcome_task(ids))
+        given = wait_for(
+            DeliveryInput, key=waiting.key, description=description, deadline_days=days
+        )
+        note = record_delivery_task(ids, given, code)
+    register_task(ids, code)
+    counts = notify_task(ids, code)
+    publish(outcome_task(ids, code), municipality.name)
     return {"beställningar": len(ids), "läge": counts}
 
 
-def publish(rows: list[dict[str, str]]) -> None:
-    """The orders' outcome on the run: a summary and a table (no personal identity)."""
+def publish(rows: list[dict[str, str]], municipality: str) -> None:
+    """The orders' outcome on the run, all of `municipality`: a summary and a table (no
+    personal identity)."""
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["läge"]] = counts.get(row["läge"], 0) + 1
     create_markdown_artifact(
         key="onboarding",
-        markdown="## Beställning av telefon\n\n| läge | antal |\n| --- | ---: |\n"
+        markdown=f"## Beställning av telefon – {municipality}\n\n| läge | antal |\n| --- | ---: |\n"
         + "\n".join(f"| {k} | {v} |" for k, v in sorted(counts.items())),
         description="Beställningarnas läge när körningen slutade",
     )
@@ -115,13 +126,14 @@ def publish(rows: list[dict[str, str]]) -> None:
     "riktlinjerna, chefens godkännande, beställning via den anvisade beställningsfunktionen, "
     "leverans, registrering och besked till kontaktcenter och den anställda.",
 )
-def onboarding_order(order: OrderRequest) -> dict[str, Any]:
+def onboarding_order(order: OrderRequest, kommun: str | None = None) -> dict[str, Any]:
     """Beställ telefon och abonnemang till en anställd.
 
     Args:
         order: Beställningen: vem, behovskategori, modell, tillbehör, abonnemang och appar.
+        kommun: Kommun: den anställdes kommun. Tomt = den enda kommunen.
     """
-    return process([order], batch_key=None)
+    return process([order], batch_key=None, kommun=kommun)
 
 
 @flow(
@@ -130,27 +142,31 @@ def onboarding_order(order: OrderRequest) -> dict[str, Any]:
     description="Samlad beställning (t.ex. inför skolstarten): alla anställda har samma chef, "
     "som beslutar om hela beställningen på en gång.",
 )
-def onboarding_batch(orders: list[OrderRequest], name: str) -> dict[str, Any]:
+def onboarding_batch(
+    orders: list[OrderRequest], name: str, kommun: str | None = None
+) -> dict[str, Any]:
     """Samlad beställning av telefoner, ett beslut av chefen för alla.
 
     Args:
         orders: Beställningarna, en per anställd.
         name: Ett namn på den samlade beställningen, t.ex. "Skolstart 2027 Sörbyskolan".
+        kommun: Kommun: den anställdes kommun. Tomt = den enda kommunen.
     """
     batch = name.strip()
     if not batch or len(batch) > 80:
         raise ValueError("Namnet på den samlade beställningen ska vara 1–80 tecken.")
-    return process(orders, batch_key=batch)
+    return process(orders, batch_key=batch, kommun=kommun)
 
 
 @flow(
     name="onboarding-watch",
     persist_result=False,
     description="Påminner chefer om beställningar som väntar på beslut, avslår automatiskt vid "
-    "tidsfristen och hämtar leveranser från operatören.",
+    "tidsfristen och hämtar leveranser från operatören, för varje kommun med dess egna "
+    "tidsfrister och adresser.",
 )
 def onboarding_watch() -> dict[str, int]:
-    """Påminnelser, tidsfrister och leveranser för väntande beställningar."""
+    """Påminnelser, tidsfrister och leveranser för väntande beställningar i alla kommuner."""
     from tasks.onboarding import watch_task
 
     resumed = 0

@@ -24,11 +24,14 @@ from typing import Any, cast
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    ColumnElement,
     Index,
     String,
     Table,
     Text,
+    and_,
     insert,
+    or_,
     select,
     update,
 )
@@ -191,8 +194,7 @@ def event_hash(fields: Mapping[str, Any], *, occurred_at: str | None = None) -> 
     ``occurred_at``: the event's time as hashed, if already at hand."""
     content = {k: fields[k] for k in HASHED_FIELDS}
     content["occurred_at"] = occurred_at or _timestamp(content["occurred_at"])
-    if fields.get("municipality_id") is not None:
-        content["municipality_id"] = fields["municipality_id"]
+    content |= {k: fields[k] for k in OPTIONALLY_HASHED if fields.get(k) is not None}
     return hashlib.sha256(canonical_json(content).encode()).hexdigest()
 
 
@@ -328,12 +330,31 @@ def verify(session: Session, *, batch: int = 5000) -> Verdict:
     return check_chain(rows, head_seq=head_seq, head_hash=head_hash)
 
 
-def history(session: Session, *, object_type: str, object_id: str) -> list[AuditEvent]:
-    """Every event about one object, oldest first."""
-    return list(
-        session.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.object_type == object_type, AuditEvent.object_id == object_id)
-            .order_by(AuditEvent.seq)
-        )
-    )
+def of_municipality(municipality_id: int, audit_through: int | None) -> ColumnElement[bool]:
+    """The events of one municipality: its own, and, for the municipality a register from
+    before municipalities was put in, the events written then (up to ``audit_through``)."""
+    own = AuditEvent.municipality_id == municipality_id
+    if audit_through is None:
+        return own
+    return or_(own, and_(AuditEvent.municipality_id.is_(None), AuditEvent.seq <= audit_through))
+
+
+def history(
+    session: Session,
+    *,
+    object_type: str | None,
+    object_id: str | None,
+    where: ColumnElement[bool] | None = None,
+    last: int | None = None,
+) -> list[AuditEvent]:
+    """Every event about one object (any, if None), oldest first; ``where``: only these (e.g.
+    `of_municipality`); ``last``: only the newest so many."""
+    stmt = select(AuditEvent)
+    if object_type is not None:
+        stmt = stmt.where(AuditEvent.object_type == object_type, AuditEvent.object_id == object_id)
+    if where is not None:
+        stmt = stmt.where(where)
+    if last is not None:
+        newest = list(session.scalars(stmt.order_by(AuditEvent.seq.desc()).limit(last)))
+        return newest[::-1]
+    return list(session.scalars(stmt.order_by(AuditEvent.seq)))

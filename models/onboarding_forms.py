@@ -112,7 +112,8 @@ class ApprovalDecision(RunInput):
     decision: Literal["godkänn", "avslå"] = Field(title="Beslut")
     decided_by: str = Field(
         title="Ditt anställningsnummer",
-        description="Bara den anställdas chef eller en utsedd ersättare kan besluta.",
+        description="Bara den anställdas chef eller en utsedd ersättare i den anställdas kommun "
+        "kan besluta.",
         max_length=20,
     )
     approved_apps: list[str] = Field(

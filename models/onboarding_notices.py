@@ -137,11 +137,12 @@ def phone_ready(order: OnboardingOrder, *, municipality: str) -> Notice | None:
     )
 
 
-def approval_form(orders: Sequence[OnboardingOrder]) -> str:
+def approval_form(orders: Sequence[OnboardingOrder], *, municipality: str = "") -> str:
     """Markdown above the approval form: what is asked for, warnings, apps to decide on."""
     return render_markdown(
         APPROVAL_FORM,
         {
+            "municipality": municipality,
             "count": len(orders),
             "orders": [
                 {
@@ -187,10 +188,20 @@ def delivery_form(orders: Sequence[OnboardingOrder]) -> str:
     )
 
 
-def not_allowed_to_decide(who: str, manager: str | None) -> str:
+def may_decide_text(managers: Sequence[str], deputies: Sequence[str], municipality: str) -> str:
+    """Who may decide, by employee number: "bara chefen (E12) eller en utsedd ersättare …"."""
+    named = f" i {municipality}" if municipality else ""
+    return (
+        f"bara chefen ({', '.join(managers) or 'saknas'}) eller en utsedd ersättare{named} "
+        f"({', '.join(deputies) or 'ingen utsedd'}) kan göra det"
+    )
+
+
+def not_allowed_to_decide(
+    who: str, managers: Sequence[str], deputies: Sequence[str], *, municipality: str = ""
+) -> str:
     """Why a decision by `who` was not taken (shown above the form, asked again)."""
     return (
-        f"{who or 'Ingen'} får inte besluta om beställningen: bara chefen "
-        f"({manager or 'saknas'}) eller en utsedd ersättare kan göra det. "
-        "Beslutet registrerades inte."
+        f"{who or 'Ingen'} får inte besluta om beställningen: "
+        f"{may_decide_text(managers, deputies, municipality)}. Beslutet registrerades inte."
     )

@@ -48,6 +48,7 @@ class OperatorOrder:
     requested_by: str
     approved_by: str
     replacement: bool  # replaces a lost, stolen or broken phone
+    municipality: str = ""  # the name of the municipality that orders (its staff, its bill)
 
     def __post_init__(self) -> None:
         if not _KEY.fullmatch(self.idempotency_key) or len(self.idempotency_key) > MAX_KEY_LENGTH:
@@ -81,6 +82,7 @@ class OperatorOrder:
             "requested_by": self.requested_by,
             "approved_by": self.approved_by,
             "replacement": self.replacement,
+            "municipality": self.municipality or None,
         }
 
 
@@ -213,9 +215,12 @@ def _yes_no(value: bool) -> str:
 
 
 def order_mail_context(order: OperatorOrder, *, municipality: str = "") -> dict[str, Any]:
-    """Template context for `operatorsbestallning`: every field of the order, in Swedish."""
+    """Template context for `operatorsbestallning`: every field of the order, in Swedish;
+    the municipality that orders is the order's, else `municipality`."""
     subscription = f"{order.subscription_name} ({order.subscription_option})"
+    who = order.municipality or municipality
     rows: list[tuple[str, str]] = [
+        *([("Kommun", who)] if who else []),
         ("Beställningsreferens", order.reference),
         ("Beställningsnyckel", order.idempotency_key),
         ("Typ av beställning", "Ersättning" if order.replacement else "Ny telefon"),
@@ -241,7 +246,7 @@ def order_mail_context(order: OperatorOrder, *, municipality: str = "") -> dict[
         ("Godkänd av", order.approved_by),
     ]
     return {
-        "municipality": municipality,
+        "municipality": who,
         "reference": order.reference,
         "idempotency_key": order.idempotency_key,
         "employee_name": order.employee_name,

@@ -8,6 +8,9 @@ import smtplib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from email.policy import default
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Protocol
 
@@ -67,6 +70,18 @@ def _reply(response: object) -> tuple[int | None, str]:
     return code, f"{code} {detail}".strip()
 
 
+def from_header(raw: bytes) -> tuple[str, str]:
+    """The (name, address) of a message's From header; empty strings where it has none."""
+    header = BytesHeaderParser(policy=default).parsebytes(raw).get("From")
+    return parseaddr(str(header)) if header else ("", "")
+
+
+def envelope_sender(raw: bytes, fallback: str) -> str:
+    """The address of the message's own From header (each municipality's mail returns to
+    it when it bounces), or `fallback` if it has none."""
+    return from_header(raw)[1] or fallback
+
+
 class _SmtpConnection:
     def __init__(self, backend: SMTPBackend, sender: str) -> None:
         self.backend, self.sender = backend, sender
@@ -74,7 +89,9 @@ class _SmtpConnection:
     def send(self, mail: OutgoingMail) -> SendResult:
         try:
             response = self.backend.sendmail(
-                from_addr=self.sender, to_addrs=[mail.recipient], msg=_Raw(mail.raw)
+                from_addr=envelope_sender(mail.raw, self.sender),
+                to_addrs=[mail.recipient],
+                msg=_Raw(mail.raw),
             )
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             # Dropped in the middle of this mail (after `emails` tried once more): count it as
@@ -101,7 +118,7 @@ class SmtpTransport:
 
     host: str
     port: int
-    sender: str  # the envelope sender; From is in the message itself
+    sender: str  # the envelope sender of a message without From (each has its own)
     user: str | None = None
     password: str | None = None
     tls: bool = False
@@ -158,7 +175,7 @@ def transport_from(settings: Settings) -> SmtpTransport | FolderTransport:
         return SmtpTransport(
             host=settings.smtp_host,
             port=settings.smtp_port,
-            sender=str(settings.mail_from),
+            sender=str(settings.home.mail_from),
             user=settings.smtp_user,
             password=settings.smtp_password.get_secret_value() if settings.smtp_password else None,
             tls=settings.smtp_tls,

@@ -37,7 +37,9 @@ from models.ordering import (
     order_mail_context,
 )
 from models.outbox import OutboxMessage, Sender, enqueue
+from telefoni.core.municipalities import MunicipalitySettings
 from telefoni.core.settings import Settings, SettingsError
+from telefoni.core.tenancy import sender_of
 
 MAX_REASON = 300  # characters of the operator's own explanation kept in an error
 
@@ -332,8 +334,12 @@ def _json_dict(response: httpx.Response, *, strict: bool) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def gateway_from(settings: Settings) -> OperatorGateway:
-    """The gateway the settings ask for; close it when done (`with closing(...)`)."""
+def gateway_from(
+    settings: Settings, municipality: MunicipalitySettings | None = None
+) -> OperatorGateway:
+    """The gateway the settings ask for, for `municipality`'s orders (None: the only one);
+    close it when done (`with closing(...)`). By e-mail, the orders go to that municipality's
+    ordering function, from and signed by it."""
     if settings.operator_gateway == "http":
         url = (settings.operator_api_url or "").strip()
         if not url:
@@ -348,8 +354,5 @@ def gateway_from(settings: Settings) -> OperatorGateway:
             token.get_secret_value() if token is not None else None,
             settings.operator_timeout_seconds,
         )
-    return EmailGateway(
-        Sender(str(settings.mail_from), settings.sender_name),
-        str(settings.ordering_function_email),
-        municipality=settings.municipality,
-    )
+    m = municipality or settings.kommun(None)
+    return EmailGateway(sender_of(m), str(m.ordering_function_email), municipality=m.name)

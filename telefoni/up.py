@@ -1,7 +1,10 @@
 """`telefoni up`: the whole system on one machine, for a newcomer or a demo.
 
 A Prefect server with its UI (embedded SQLite under data/prefect), every deployment in
-prefect.yaml served from this process, and a register filled with a fictional municipality.
+prefect.yaml served from this process, and a register in which every municipality served
+has people. Unless TELEFONI_MUNICIPALITIES_FILE names the municipalities, they are the two
+fictional ones of examples/demo-kommuner.toml (Sjöbacka kommun and Älvnäs kommun), each
+with its own contact centre, mail sender, HR export and demo town.
 """
 
 from __future__ import annotations
@@ -15,17 +18,34 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Final
 
 import yaml
 from sqlalchemy import func, select
 
-from telefoni.core.settings import PROJECT_ROOT, Settings
+from telefoni.core.municipalities import MunicipalitySettings
+from telefoni.core.settings import PROJECT_ROOT, Settings, get_settings
+
+if TYPE_CHECKING:
+    from prefect.schedules import Schedule
+    from prefect.utilities.callables import ParameterSchema
 
 log = logging.getLogger(__name__)
 
 HOST, PORT = "127.0.0.1", 4200
+# The two fictional municipalities `telefoni up` serves unless told of others.
+DEMO_MUNICIPALITIES: Final = PROJECT_ROOT / "examples" / "demo-kommuner.toml"
+# Employees of each municipality's demo town, in the order of the municipalities (the last
+# size for any further ones).
+DEMO_EMPLOYEES: Final = (1300, 400)
+# The flow parameter that names the municipality a run is for (code or name).
+KOMMUN: Final = "kommun"
+KOMMUN_HELP: Final = (
+    "Kommunen körningen gäller. Varje kommun har sin egen HR-export, sitt eget "
+    "kontaktcenter och sina egna chefer."
+)
 
 # What the UI's run forms call each flow parameter (the code keeps English names).
 PARAMETER_TITLES = {
@@ -38,6 +58,7 @@ PARAMETER_TITLES = {
     "reason": "Anledning",
     "started_by": "Startad av",
     "batch_size": "Antal e-postmeddelanden per omgång",
+    KOMMUN: "Kommun",
 }
 
 
@@ -57,22 +78,25 @@ def prefect_environment(settings: Settings) -> dict[str, str]:
     }
 
 
-def load_deployments(path: Path = PROJECT_ROOT / "prefect.yaml") -> list[Any]:
-    """Runner deployments for every deployment in prefect.yaml, with schedules and limits."""
+def load_deployments(
+    path: Path = PROJECT_ROOT / "prefect.yaml",
+    municipalities: Sequence[MunicipalitySettings] | None = None,
+) -> list[Any]:
+    """Runner deployments for every deployment in prefect.yaml, with schedules and limits.
+
+    A flow with a `kommun` parameter gets each of its schedules once per municipality
+    (``municipalities``, default: the settings'), with that municipality's name as the
+    parameter, and `kommun` in its run form is a list of the municipalities' names."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
-    from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
     from prefect.flows import load_flow_from_entrypoint
 
+    served = tuple(municipalities or get_settings().municipalities)
     spec = yaml.safe_load(path.read_text()) or {}
     deployments = []
     for item in spec.get("deployments") or []:
         flow: Any = load_flow_from_entrypoint(str(PROJECT_ROOT / item["entrypoint"]))
-        schedules: list[CronSchedule | IntervalSchedule] = []
-        for s in item.get("schedules") or []:
-            if "cron" in s:
-                schedules.append(CronSchedule(cron=s["cron"], timezone=s.get("timezone")))
-            elif "interval" in s:
-                schedules.append(IntervalSchedule(interval=s["interval"]))
+        per_municipality = KOMMUN in flow.parameters.properties
+        schedules = _schedules(item, served if per_municipality else ())
         limit = item.get("concurrency_limit")
         if isinstance(limit, dict):
             limit = ConcurrencyLimitConfig(**limit)
@@ -85,10 +109,75 @@ def load_deployments(path: Path = PROJECT_ROOT / "prefect.yaml") -> list[Any]:
             tags=item.get("tags") or [],
             enforce_parameter_schema=item.get("enforce_parameter_schema", True),
         )
-        for name, schema in deployment._parameter_openapi_schema.properties.items():
-            schema["title"] = PARAMETER_TITLES.get(name, schema.get("title", name))
+        _swedish_form(deployment._parameter_openapi_schema, served)
         deployments.append(deployment)
     return deployments
+
+
+def _schedules(
+    item: dict[str, Any], municipalities: Sequence[MunicipalitySettings]
+) -> list[Schedule]:
+    """The deployment's schedules; with ``municipalities`` (its flow takes `kommun`), each
+    one that names no municipality once for every one, `kommun` its name."""
+    from prefect.schedules import Cron, Interval
+
+    schedules: list[Schedule] = []
+    for n, s in enumerate(item.get("schedules") or []):
+        parameters = dict(s.get("parameters") or {})
+        slug = s.get("slug") or (item["name"] if n == 0 else f"{item['name']}-{n + 1}")
+        runs: list[tuple[str, dict[str, Any]]] = [(slug, parameters)]
+        if municipalities and KOMMUN not in parameters:
+            runs = [(f"{slug}-{m.code}", {**parameters, KOMMUN: m.name}) for m in municipalities]
+        active = bool(s.get("active", True))
+        for run_slug, run_parameters in runs:
+            if "cron" in s:
+                schedules.append(
+                    Cron(
+                        s["cron"],
+                        timezone=s.get("timezone"),
+                        active=active,
+                        parameters=run_parameters,
+                        slug=run_slug,
+                    )
+                )
+            elif "interval" in s:
+                schedules.append(
+                    Interval(
+                        s["interval"],
+                        timezone=s.get("timezone"),
+                        active=active,
+                        parameters=run_parameters,
+                        slug=run_slug,
+                    )
+                )
+    return schedules
+
+
+def _swedish_form(schema: ParameterSchema, municipalities: Sequence[MunicipalitySettings]) -> None:
+    """Swedish titles for the run form; `kommun` a list of the municipalities' names.
+
+    Prefect's UI draws a string with `enum` as a drop-down list (an optional one, `anyOf`
+    string or null, would get a switch between the two types instead). With one
+    municipality it is chosen already; with several the admin must choose (required)."""
+    for name, prop in schema.properties.items():
+        prop["title"] = PARAMETER_TITLES.get(name, prop.get("title", name))
+    found = schema.properties.get(KOMMUN)
+    if found is None:
+        return
+    names = [m.name for m in municipalities]
+    kommun: dict[str, Any] = {
+        "title": PARAMETER_TITLES[KOMMUN],
+        "description": KOMMUN_HELP,
+        "type": "string",
+        "enum": names,
+    }
+    if "position" in found:
+        kommun["position"] = found["position"]
+    if len(names) == 1:
+        kommun["default"] = names[0]
+    elif KOMMUN not in schema.required:
+        schema.required = [*schema.required, KOMMUN]
+    schema.properties[KOMMUN] = kommun
 
 
 def _port_in_use() -> bool:
@@ -111,24 +200,62 @@ def _wait_for_server(process: subprocess.Popen[bytes], timeout: float = 120.0) -
     raise RuntimeError(f"Prefect-servern svarade inte inom {timeout:.0f} s")
 
 
-def _load_demo_if_empty(settings: Settings, employees: int) -> None:
+def with_demo_municipalities(settings: Settings) -> Settings:
+    """The settings to run with: ``settings`` if they name a file of municipalities, else
+    the same with the demo's two (examples/demo-kommuner.toml, copied to the data folder so
+    that its relative HR export paths land there). The variable is set for this process and
+    the flow runs it starts."""
+    if settings.municipalities_file is not None:
+        return settings
+    copy = settings.data_dir / DEMO_MUNICIPALITIES.name
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_text(DEMO_MUNICIPALITIES.read_text(encoding="utf-8"), encoding="utf-8")
+    os.environ["TELEFONI_MUNICIPALITIES_FILE"] = str(copy)
+    get_settings.cache_clear()
+    # Validated again (not copied), so that the municipalities are read from the file.
+    return Settings.model_validate({**settings.model_dump(), "municipalities_file": copy})
+
+
+def load_demo(settings: Settings, employees: Sequence[int] = DEMO_EMPLOYEES) -> dict[str, int]:
+    """A demo town in every municipality of the settings that has no people yet, and its HR
+    export where that municipality's settings say; employees loaded per municipality."""
     from models.register import Employee
     from telefoni import demo
     from telefoni.core import migrate
     from telefoni.core.db import make_engine, session_factory
+    from telefoni.core.tenancy import municipality_id
     from telefoni.core.vault import vault_from
 
     engine = make_engine(settings.database_url)
     migrate.upgrade(engine)
-    with session_factory(engine).begin() as session:
-        if session.scalar(select(func.count()).select_from(Employee)):
-            log.info("Registret har redan data; demodata laddas inte om.")
-            return
-        town = demo.generate(employees=employees)
-        counts = demo.load(session, town, vault=vault_from(settings))
-    engine.dispose()
-    demo.write_hr_export(town, settings.hr_export_path)  # what HR would drop for the nightly sync
-    log.info("Demokommunen laddad: %s", ", ".join(f"{n} {k}" for k, n in counts.items()))
+    vault = vault_from(settings)
+    loaded: dict[str, int] = {}
+    try:
+        for index, municipality in enumerate(settings.municipalities):
+            size = employees[min(index, len(employees) - 1)]
+            with session_factory(engine).begin() as session:
+                mid = municipality_id(session, municipality)
+                mine = select(func.count()).select_from(Employee)
+                if session.scalar(mine.where(Employee.municipality_id == mid)):
+                    log.info(
+                        "%s har redan data i registret; demodata laddas inte om.", municipality.name
+                    )
+                    continue
+                place = demo.place_for(municipality, index)
+                town = demo.generate(employees=size, seed=place.seed, place=place)
+                counts = demo.load(session, town, vault=vault, municipality_id=mid)
+            # What HR would drop for the nightly sync.
+            demo.write_hr_export(town, municipality.hr_export_path)
+            loaded[municipality.name] = counts["anställda"]
+            log.info(
+                "Demodata för %s laddad (HR-exporten i %s): %s",
+                municipality.name,
+                municipality.hr_export_path,
+                ", ".join(f"{n} {k}" for k, n in counts.items()),
+            )
+    finally:
+        engine.dispose()
+    return loaded
 
 
 class _ShutdownNoise(logging.Filter):
@@ -139,15 +266,21 @@ class _ShutdownNoise(logging.Filter):
         return not (kind and issubclass(kind, asyncio.CancelledError | KeyboardInterrupt))
 
 
-def run_system(settings: Settings, *, demo_employees: int) -> int:
+def run_system(settings: Settings, *, demo_employees: Sequence[int] = DEMO_EMPLOYEES) -> int:
     """Start everything and block until Ctrl-C; returns the exit code."""
     if _port_in_use():
         log.error("Port %s är upptagen: kör redan en Prefect-server? Stoppa den först.", PORT)
         return 1
+    settings = with_demo_municipalities(settings)
+    log.info(
+        "Kommuner: %s (%s)",
+        ", ".join(m.name for m in settings.municipalities),
+        settings.municipalities_file,
+    )
     env = prefect_environment(settings)
     os.environ.update(env)
     Path(env["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
-    _load_demo_if_empty(settings, demo_employees)
+    load_demo(settings, demo_employees)
 
     log.info("Startar Prefect-servern på http://%s:%s ...", HOST, PORT)
     server = subprocess.Popen(
@@ -159,7 +292,7 @@ def run_system(settings: Settings, *, demo_employees: int) -> int:
     )
     try:
         _wait_for_server(server)
-        deployments = load_deployments()
+        deployments = load_deployments(municipalities=settings.municipalities)
         log.info(
             "Klart: öppna http://%s:%s (deployments som körs härifrån: %d). Stoppa med Ctrl-C.",
             HOST,

@@ -195,7 +195,10 @@ def onboarding_order(
 ) -> OnboardingOrder:
     """An order for one of the workplace's staff, as a run left it (approved unless told)."""
     person = session.scalars(
-        select(Employee).where(Employee.employee_number == employee_number)
+        select(Employee).where(
+            Employee.municipality_id == wp.municipality_id,
+            Employee.employee_number == employee_number,
+        )
     ).one()
     order = OnboardingOrder(
         **{

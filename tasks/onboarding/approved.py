@@ -22,6 +22,7 @@ from tasks.onboarding.base import (
     event,
     finding_dict,
     load_orders,
+    of_municipality,
     paid_apps,
     queue,
 )
@@ -43,6 +44,7 @@ def ask_for_approval(
     waiting = load_orders(session, ids, OrderStatus.AWAITING_APPROVAL)
     if not waiting:
         return ApprovalWait(False, "", "")
+    of_municipality(ctx, waiting)
     lead = batch_lead(session, ids)
     new = [o for o in waiting if o.approval_requested_at is None]
     for order in new:
@@ -64,7 +66,11 @@ def ask_for_approval(
                 for o in new
             ],
         )
-    return ApprovalWait(True, f"godkannande-{lead.approval_round}", notices.approval_form(waiting))
+    return ApprovalWait(
+        True,
+        f"godkannande-{lead.approval_round}",
+        notices.approval_form(waiting, municipality=ctx.municipality),
+    )
 
 
 def mail_approver(
@@ -99,10 +105,14 @@ class DecisionOutcome:
 def decide(
     session: Session, ids: Sequence[int], decision: ApprovalDecision, *, ctx: Context, now: datetime
 ) -> DecisionOutcome:
-    """Record the decision of the manager or a deputy; anyone else is refused and asked again."""
+    """Record the decision of the manager or a deputy; anyone else is refused and asked again.
+
+    `decided_by` is an employee number of the orders' municipality, and the deputies are that
+    municipality's: nobody of another municipality decides for its staff."""
     waiting = load_orders(session, ids, OrderStatus.AWAITING_APPROVAL)
     if not waiting:
         return DecisionOutcome(True, "redan avgjord")
+    of_municipality(ctx, waiting)
     lead = batch_lead(session, ids)
     lead.approval_round += 1  # this wait is used up, whatever came of it
     who = decision.decided_by.strip()
@@ -126,8 +136,12 @@ def _refuse_decider(
     session: Session, waiting: Sequence[OnboardingOrder], who: str, ctx: Context
 ) -> DecisionOutcome:
     """Someone who may not decide: nothing is recorded but that they tried."""
-    manager = waiting[0].approver
-    message = notices.not_allowed_to_decide(who, manager.employee_number if manager else None)
+    message = notices.not_allowed_to_decide(
+        who,
+        sorted({o.approver_number for o in waiting if o.approver_number}),
+        sorted(ctx.deputies),
+        municipality=ctx.municipality,
+    )
     audit.record_many(
         session,
         [
@@ -190,13 +204,18 @@ def tell_requester(
     by: str,
     comment: str | None,
 ) -> None:
-    """Whoever ordered (by employee number or user id) hears what was decided, and by whom."""
+    """Whoever ordered (by employee number or user id, in the order's municipality) hears what
+    was decided, and by whom."""
     lead = orders[0]
     requester = session.scalar(
-        select(Employee).where(
+        select(Employee)
+        .where(
+            Employee.municipality_id == lead.municipality_id,
             (Employee.employee_number == lead.requested_by)
-            | (Employee.user_id == lead.requested_by)
+            | (Employee.user_id == lead.requested_by),
         )
+        .order_by(Employee.id)
+        .limit(1)
     )
     notice = notices.decision(
         orders,

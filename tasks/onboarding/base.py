@@ -26,19 +26,24 @@ from models.onboarding_rules import (
 )
 from models.outbox import Sender, enqueue
 from models.register import Employee, PhoneModel, SubscriptionOption
+from telefoni.core.municipalities import MunicipalitySettings
 from telefoni.core.settings import Settings
+from telefoni.core.tenancy import sender_of
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
 @dataclass(frozen=True)
 class Context:
-    """What the steps need to know about their surroundings."""
+    """What the steps need to know about their surroundings: one municipality's, whose orders
+    they handle (its sender and addresses, who besides the manager may decide, how long)."""
 
     sender: Sender
     contact_centre_email: str
-    municipality: str
+    municipality: str  # its name, as people read it
     ui_url: str
+    municipality_id: int | None = None  # the register's; None only where no order is read
+    ordering_function_email: str = ""
     deputies: frozenset[str] = frozenset()
     deadline: timedelta = timedelta(days=14)
     remind_every: timedelta = timedelta(hours=48)
@@ -56,18 +61,40 @@ class Context:
         return datetime.now(self.tz).date()
 
 
-def context_from(settings: Settings, flow_run_id: str | None) -> Context:
+def context_from(
+    settings: Settings,
+    flow_run_id: str | None,
+    municipality: MunicipalitySettings,
+    municipality_id: int,
+) -> Context:
+    """The surroundings of `municipality`'s orders (`municipality_id`: its register row)."""
     return Context(
-        sender=Sender(str(settings.mail_from), settings.sender_name),
-        contact_centre_email=str(settings.contact_centre_email),
-        municipality=settings.municipality,
+        sender=sender_of(municipality),
+        contact_centre_email=str(municipality.contact_centre_email),
+        municipality=municipality.name,
         ui_url=settings.prefect_ui_url,
-        deputies=settings.deputies,
-        deadline=timedelta(days=settings.approval_deadline_days),
-        remind_every=timedelta(hours=settings.approval_reminder_hours),
+        municipality_id=municipality_id,
+        ordering_function_email=str(municipality.ordering_function_email),
+        deputies=municipality.deputies,
+        deadline=timedelta(days=municipality.approval_deadline_days),
+        remind_every=timedelta(hours=municipality.approval_reminder_hours),
         flow_run_id=flow_run_id,
         tz=settings.tz,
     )
+
+
+def of_municipality(ctx: Context, orders: Sequence[OnboardingOrder]) -> None:
+    """Refuse to handle orders of another municipality than the context's (its sender,
+    addresses and deciders would be the wrong ones)."""
+    strangers = [o.reference for o in orders if o.municipality_id != ctx.municipality_id]
+    if strangers:
+        raise WrongMunicipality(
+            f"{', '.join(strangers[:5])} hör inte till {ctx.municipality}; inget har gjorts med dem"
+        )
+
+
+class WrongMunicipality(ValueError):
+    """A step was asked to handle another municipality's orders."""
 
 
 def load_orders(
@@ -81,6 +108,7 @@ def load_orders(
         .options(
             selectinload(OnboardingOrder.employee).selectinload(Employee.unit),
             selectinload(OnboardingOrder.employee).selectinload(Employee.cost_centre),
+            selectinload(OnboardingOrder.employee).selectinload(Employee.manager),
             selectinload(OnboardingOrder.approver),
             selectinload(OnboardingOrder.phone_model),
             selectinload(OnboardingOrder.subscription_option),
@@ -122,6 +150,7 @@ def event(
         reason=reason,
         rule=rule,
         flow_run_id=ctx.flow_run_id,
+        municipality_id=order.municipality_id,
     )
 
 

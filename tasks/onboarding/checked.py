@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from models import audit
@@ -19,7 +19,14 @@ from models.register import (
     SubscriptionOption,
     SubscriptionStatus,
 )
-from tasks.onboarding.base import Context, event, finding_dict, load_orders, order_facts
+from tasks.onboarding.base import (
+    Context,
+    event,
+    finding_dict,
+    load_orders,
+    of_municipality,
+    order_facts,
+)
 
 
 @dataclass(frozen=True)
@@ -28,10 +35,20 @@ class _Catalogue:
     options: dict[str, SubscriptionOption]  # by casefolded code
 
     @classmethod
-    def read(cls, session: Session) -> _Catalogue:
+    def read(cls, session: Session, municipality_id: int | None) -> _Catalogue:
+        """The shared catalogue and the municipality's own (not another's)."""
+        models = select(PhoneModel).where(
+            or_(PhoneModel.municipality_id.is_(None), PhoneModel.municipality_id == municipality_id)
+        )
+        options = select(SubscriptionOption).where(
+            or_(
+                SubscriptionOption.municipality_id.is_(None),
+                SubscriptionOption.municipality_id == municipality_id,
+            )
+        )
         return cls(
-            {m.name.casefold(): m for m in session.scalars(select(PhoneModel))},
-            {o.code.casefold(): o for o in session.scalars(select(SubscriptionOption))},
+            {m.name.casefold(): m for m in session.scalars(models)},
+            {o.code.casefold(): o for o in session.scalars(options)},
         )
 
 
@@ -58,12 +75,20 @@ def _facts(
         order_facts(order, model, option),
         holds_active_personal_subscription=holds,
         employee_active=not ended,
-        has_approver=someone_may_decide(employee.manager_id is not None, deputies),
+        has_approver=someone_may_decide(_manager_id(order) is not None, deputies),
         registered_category=employee.need_category,
         other_manager_than_batch=other_manager,
         catalogue=tuple(sorted(m.name for m in catalogue.models.values() if m.available)),
         offered_options=tuple(sorted(o.code for o in catalogue.options.values() if o.available)),
     )
+
+
+def _manager_id(order: OnboardingOrder) -> int | None:
+    """The employee's manager, if of the same municipality (nobody decides for another's)."""
+    manager = order.employee.manager
+    if manager is None or manager.municipality_id != order.municipality_id:
+        return None
+    return manager.id
 
 
 def _holders(session: Session, employee_ids: Sequence[int]) -> set[int]:
@@ -90,15 +115,16 @@ def check_orders(session: Session, ids: Sequence[int], *, ctx: Context, today: d
     """Hold each new order against the guideline; refused ones never reach the manager."""
     records = []
     orders = load_orders(session, ids, OrderStatus.REQUESTED)
-    batch_manager = load_orders(session, [min(ids)])[0].employee.manager_id
-    catalogue = _Catalogue.read(session)
+    of_municipality(ctx, orders)
+    batch_manager = _manager_id(load_orders(session, [min(ids)])[0])
+    catalogue = _Catalogue.read(session, ctx.municipality_id)
     holders = _holders(session, sorted({o.employee_id for o in orders}))
     for order in orders:
         facts = _facts(
             order,
             catalogue,
             holds=order.employee_id in holders,
-            other_manager=order.employee.manager_id != batch_manager,
+            other_manager=_manager_id(order) != batch_manager,
             deputies=ctx.deputies,
             today=today,
         )
@@ -131,5 +157,5 @@ def check_orders(session: Session, ids: Sequence[int], *, ctx: Context, today: d
             )
         else:
             order.status = OrderStatus.AWAITING_APPROVAL
-            order.approver_id = order.employee.manager_id
+            order.approver_id = _manager_id(order)
     audit.record_many(session, records)

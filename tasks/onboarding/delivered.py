@@ -63,7 +63,7 @@ def collect_deliveries(
     records = []
     for order in load_orders(session, ids, OrderStatus.ORDERED):
         try:
-            status = gateway.delivery_status(operator_order(order))
+            status = gateway.delivery_status(operator_order(order, municipality=ctx.municipality))
         except (OperatorTransientError, OperatorRefusedError) as exc:  # ask again next time
             log.warning("Leveransläget för %s gick inte att hämta: %s", order.reference, exc)
             continue

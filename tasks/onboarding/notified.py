@@ -10,7 +10,7 @@ from models import audit
 from models import onboarding_notices as notices
 from models.base import utcnow
 from models.onboarding import OrderStatus
-from tasks.onboarding.base import Context, event, load_orders, queue
+from tasks.onboarding.base import Context, event, load_orders, of_municipality, queue
 
 
 def notify(session: Session, ids: Sequence[int], *, ctx: Context) -> None:
@@ -18,6 +18,7 @@ def notify(session: Session, ids: Sequence[int], *, ctx: Context) -> None:
     done = load_orders(session, ids, OrderStatus.REGISTERED)
     if not done:
         return
+    of_municipality(ctx, done)
     lead = load_orders(session, [min(ids)])[0]
     queue(
         session,

@@ -13,12 +13,13 @@ from models.base import utcnow
 from models.onboarding import OnboardingOrder, OrderStatus
 from models.onboarding_forms import DEVIATION_TEXT
 from models.ordering import OperatorOrder
-from tasks.onboarding.base import Context, event, load_orders, services
+from tasks.onboarding.base import Context, event, load_orders, of_municipality, services
 from tasks.operator import OperatorGateway, OperatorRefusedError, OperatorTransientError
 
 
-def operator_order(order: OnboardingOrder) -> OperatorOrder:
-    """The order as the operator gets it: with the services the guideline requires."""
+def operator_order(order: OnboardingOrder, *, municipality: str = "") -> OperatorOrder:
+    """The order as the operator gets it, from `municipality` (its name): with the services
+    the guideline requires."""
     e = order.employee
     option = order.subscription_option
     placed = services(order)
@@ -46,6 +47,7 @@ def operator_order(order: OnboardingOrder) -> OperatorOrder:
         requested_by=order.requested_by,
         approved_by=order.decided_by or "",
         replacement=order.replacement,
+        municipality=municipality,
     )
 
 
@@ -60,6 +62,7 @@ def place_orders(
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
     """Send every approved order to the ordering function once (§6.1); returns how many were sent.
+    The orders are the context's municipality's, and `gateway` is its own.
 
     The operator key is committed before the order leaves; an order found with a key but not
     recorded as sent (a crash in between) is first looked up at the operator, and sent again
@@ -69,12 +72,14 @@ def place_orders(
     with Session(engine) as session, session.begin():
         # Keys first, for the whole batch, committed before anything leaves.
         todo = load_orders(session, ids, OrderStatus.APPROVED, OrderStatus.ORDERING)
+        of_municipality(ctx, todo)
         interrupted = {o.id for o in todo if o.status is OrderStatus.ORDERING}
         for order in todo:
             if order.status is OrderStatus.APPROVED:
                 order.operator_key = f"telefoni-onboarding-{order.id}"
                 order.status = OrderStatus.ORDERING
-        wanted = {o.id: operator_order(o) for o in todo}  # built once, from one batched read
+        # Built once, from one batched read.
+        wanted = {o.id: operator_order(o, municipality=ctx.municipality) for o in todo}
     for order_id, payload in wanted.items():
         for attempt in range(1, attempts + 1):
             try:

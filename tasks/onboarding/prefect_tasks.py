@@ -1,7 +1,9 @@
 """The Prefect tasks: one per step, over the whole batch, each a retry and visibility boundary.
 
 A task adds a name and retries to its step and nothing else: `in_transaction` gives the step
-the run's surroundings and a transaction of its own, committed when the step returns.
+the run's surroundings and a transaction of its own, committed when the step returns. Every
+task of an order's run is told the run's municipality (`kommun`, its code): the surroundings
+are that municipality's (its sender, addresses, deciders, deadline, ordering function).
 """
 
 from __future__ import annotations
@@ -33,29 +35,36 @@ from tasks.operator import OperatorGateway, gateway_from, retry_on_transient
 T = TypeVar("T")
 
 
-def _current() -> tuple[Engine, Context]:
+def _current(kommun: str | None) -> tuple[Engine, Context]:
+    """The register and the surroundings of municipality `kommun`'s orders in this run."""
     from prefect.runtime import flow_run
 
     from telefoni.core.db import get_engine
     from telefoni.core.settings import get_settings
+    from telefoni.core.tenancy import municipality_id_of
 
     settings = get_settings()
+    municipality = settings.kommun(kommun)
+    engine = get_engine(settings.database_url)
     run_id = str(flow_run.id) if flow_run.id else None
-    return get_engine(settings.database_url), context_from(settings, run_id)
+    ctx = context_from(settings, run_id, municipality, municipality_id_of(engine, municipality))
+    return engine, ctx
 
 
-def in_transaction(step: Callable[[Session, Context], T]) -> T:
-    """Run a step in a transaction of its own, with the run's context; what it returns."""
-    engine, ctx = _current()
+def in_transaction(kommun: str | None, step: Callable[[Session, Context], T]) -> T:
+    """Run a step in a transaction of its own, with the context of municipality `kommun`;
+    what it returns."""
+    engine, ctx = _current(kommun)
     with Session(engine) as session, session.begin():
         return step(session, ctx)
 
 
-def _gateway() -> AbstractContextManager[OperatorGateway]:
-    """The operator gateway the settings name, closed when done."""
+def _gateway(kommun: str | None) -> AbstractContextManager[OperatorGateway]:
+    """The operator gateway the settings name, for `kommun`'s orders, closed when done."""
     from telefoni.core.settings import get_settings
 
-    return closing(gateway_from(get_settings()))
+    settings = get_settings()
+    return closing(gateway_from(settings, settings.kommun(kommun)))
 
 
 def _alive(run_id: str) -> bool:
@@ -79,9 +88,9 @@ def _alive(run_id: str) -> bool:
     cache_policy=NO_CACHE,
     persist_result=False,
 )
-def receive_task(requests: list[OrderRequest], batch_key: str | None) -> list[int]:
-    """Store each order once (the same request again finds its order)."""
-    return in_transaction(lambda s, ctx: receive(s, requests, batch_key=batch_key, ctx=ctx))
+def receive_task(requests: list[OrderRequest], batch_key: str | None, kommun: str) -> list[int]:
+    """Store each order once, in `kommun` (the same request again finds its order)."""
+    return in_transaction(kommun, lambda s, ctx: receive(s, requests, batch_key=batch_key, ctx=ctx))
 
 
 @task(
@@ -91,26 +100,26 @@ def receive_task(requests: list[OrderRequest], batch_key: str | None) -> list[in
     cache_policy=NO_CACHE,
     persist_result=False,
 )
-def adopt_task(ids: list[int]) -> list[str]:
+def adopt_task(ids: list[int], kommun: str) -> list[str]:
     """Orders of an ended run become this run's; runs still handling them are named."""
-    return in_transaction(lambda s, ctx: adopt(s, ids, ctx.flow_run_id, _alive))
+    return in_transaction(kommun, lambda s, ctx: adopt(s, ids, ctx.flow_run_id, _alive))
 
 
 @task(name="Sammanställ", cache_policy=NO_CACHE, persist_result=False)
-def outcome_task(ids: list[int]) -> list[dict[str, str]]:
+def outcome_task(ids: list[int], kommun: str) -> list[dict[str, str]]:
     """Where each order stands, for the run's artifact."""
-    return in_transaction(lambda s, _: outcome_rows(s, ids))
+    return in_transaction(kommun, lambda s, _: outcome_rows(s, ids))
 
 
 @task(name="Kontrollera mot riktlinjerna", cache_policy=NO_CACHE, persist_result=False)
-def check_task(ids: list[int]) -> dict[str, int]:
+def check_task(ids: list[int], kommun: str) -> dict[str, int]:
     """The guideline's rules (§4); refused orders stop here with their §."""
 
     def checked(session: Session, ctx: Context) -> dict[str, int]:
         check_orders(session, ids, ctx=ctx, today=ctx.today())
         return status_counts(session, ids)
 
-    return in_transaction(checked)
+    return in_transaction(kommun, checked)
 
 
 @task(
@@ -120,9 +129,9 @@ def check_task(ids: list[int]) -> dict[str, int]:
     cache_policy=NO_CACHE,
     persist_result=False,
 )
-def ask_task(ids: list[int]) -> ApprovalWait:
+def ask_task(ids: list[int], kommun: str) -> ApprovalWait:
     """E-mail the manager once; what the approval form shows."""
-    return in_transaction(lambda s, ctx: ask_for_approval(s, ids, ctx=ctx, now=utcnow()))
+    return in_transaction(kommun, lambda s, ctx: ask_for_approval(s, ids, ctx=ctx, now=utcnow()))
 
 
 @task(
@@ -132,9 +141,10 @@ def ask_task(ids: list[int]) -> ApprovalWait:
     cache_policy=NO_CACHE,
     persist_result=False,
 )
-def decide_task(ids: list[int], decision: ApprovalDecision) -> DecisionOutcome:
-    """The manager's (or deputy's) decision; anyone else is refused."""
-    return in_transaction(lambda s, ctx: decide(s, ids, decision, ctx=ctx, now=utcnow()))
+def decide_task(ids: list[int], decision: ApprovalDecision, kommun: str) -> DecisionOutcome:
+    """The manager's (or deputy's) decision, of the orders' municipality; anyone else is
+    refused."""
+    return in_transaction(kommun, lambda s, ctx: decide(s, ids, decision, ctx=ctx, now=utcnow()))
 
 
 @task(
@@ -145,10 +155,11 @@ def decide_task(ids: list[int], decision: ApprovalDecision) -> DecisionOutcome:
     cache_policy=NO_CACHE,
     persist_result=False,
 )
-def place_task(ids: list[int]) -> int:
-    """Send each approved order once (§6.1), by the configured gateway."""
-    engine, ctx = _current()  # each order in a transaction of its own: place_orders opens them
-    with _gateway() as gateway:
+def place_task(ids: list[int], kommun: str) -> int:
+    """Send each approved order once (§6.1), by the configured gateway, to `kommun`'s ordering
+    function."""
+    engine, ctx = _current(kommun)  # each order in a transaction of its own: place_orders does
+    with _gateway(kommun) as gateway:
         return place_orders(engine, ids, gateway, ctx=ctx)
 
 
@@ -159,21 +170,25 @@ def place_task(ids: list[int]) -> int:
     cache_policy=NO_CACHE,
     persist_result=False,
 )
-def collect_task(ids: list[int], wait_seconds: float = 0.0, every: float = 2.0) -> DeliveryWait:
+def collect_task(
+    ids: list[int], kommun: str, wait_seconds: float = 0.0, every: float = 2.0
+) -> DeliveryWait:
     """Ask the operator about deliveries, for up to `wait_seconds`; what is still missing."""
     deadline = time.monotonic() + wait_seconds
-    with _gateway() as gateway:
+    with _gateway(kommun) as gateway:
         while True:
-            wait = in_transaction(lambda s, ctx: collect_deliveries(s, ids, gateway, ctx=ctx))
+            wait = in_transaction(
+                kommun, lambda s, ctx: collect_deliveries(s, ids, gateway, ctx=ctx)
+            )
             if not wait.waiting or time.monotonic() >= deadline:
                 return wait
             time.sleep(every)
 
 
 @task(name="Registrera leverans från formuläret", cache_policy=NO_CACHE, persist_result=False)
-def record_delivery_task(ids: list[int], given: DeliveryInput) -> str | None:
+def record_delivery_task(ids: list[int], given: DeliveryInput, kommun: str) -> str | None:
     """A delivery typed in by a person; a message if it cannot be used."""
-    return in_transaction(lambda s, ctx: record_delivery(s, ids, given, ctx=ctx))
+    return in_transaction(kommun, lambda s, ctx: record_delivery(s, ids, given, ctx=ctx))
 
 
 @task(
@@ -183,9 +198,9 @@ def record_delivery_task(ids: list[int], given: DeliveryInput) -> str | None:
     cache_policy=NO_CACHE,
     persist_result=False,
 )
-def register_task(ids: list[int]) -> None:
+def register_task(ids: list[int], kommun: str) -> None:
     """Subscription, device, headset and directory entry (§3.1)."""
-    in_transaction(lambda s, ctx: register(s, ids, ctx=ctx))
+    in_transaction(kommun, lambda s, ctx: register(s, ids, ctx=ctx))
 
 
 @task(
@@ -195,14 +210,14 @@ def register_task(ids: list[int]) -> None:
     cache_policy=NO_CACHE,
     persist_result=False,
 )
-def notify_task(ids: list[int]) -> dict[str, int]:
+def notify_task(ids: list[int], kommun: str) -> dict[str, int]:
     """E-mails to the contact centre (§3.1) and the employee (§7.2), through the outbox."""
 
     def notified(session: Session, ctx: Context) -> dict[str, int]:
         notify(session, ids, ctx=ctx)
         return status_counts(session, ids)
 
-    return in_transaction(notified)
+    return in_transaction(kommun, notified)
 
 
 @task(
@@ -213,7 +228,14 @@ def notify_task(ids: list[int]) -> dict[str, int]:
     persist_result=False,
 )
 def watch_task() -> list[Resume]:
-    """Remind, reject at the deadline, collect deliveries; the runs to wake."""
-    resumes = in_transaction(lambda s, ctx: watch_approvals(s, ctx=ctx, now=utcnow()))
-    with _gateway() as gateway:
-        return resumes + in_transaction(lambda s, ctx: watch_deliveries(s, gateway, ctx=ctx))
+    """Remind, reject at the deadline, collect deliveries, municipality by municipality (each
+    with its own deadline, interval, sender and addresses); the runs to wake."""
+    from telefoni.core.settings import get_settings
+
+    resumes: list[Resume] = []
+    for municipality in get_settings().municipalities:
+        code = municipality.code
+        resumes += in_transaction(code, lambda s, ctx: watch_approvals(s, ctx=ctx, now=utcnow()))
+        with _gateway(code) as gateway:
+            resumes += in_transaction(code, lambda s, ctx: watch_deliveries(s, gateway, ctx=ctx))
+    return resumes

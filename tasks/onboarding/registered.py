@@ -20,13 +20,15 @@ from models.register import (
     SubscriptionKind,
     SubscriptionStatus,
 )
-from tasks.onboarding.base import Context, event, load_orders, services
+from tasks.onboarding.base import Context, event, load_orders, of_municipality, services
 
 
 def register(session: Session, ids: Sequence[int], *, ctx: Context) -> None:
     """Subscription, device, headset and directory entry for every delivered order (§3.1)."""
     records = []
-    for order in load_orders(session, ids, OrderStatus.DELIVERED):
+    delivered = load_orders(session, ids, OrderStatus.DELIVERED)
+    of_municipality(ctx, delivered)
+    for order in delivered:
         placed = services(order)
         subscription = _subscription(session, order, placed)
         device = _device(session, order, subscription)
@@ -58,6 +60,7 @@ def _subscription(session: Session, order: OnboardingOrder, placed: Services) ->
     subscription = Subscription(
         number=order.number,
         kind=SubscriptionKind.PERSONAL,
+        municipality_id=order.municipality_id,
         owner_id=order.employee_id,
         option_id=order.subscription_option_id,
         status=SubscriptionStatus.ACTIVE,
@@ -74,6 +77,7 @@ def _subscription(session: Session, order: OnboardingOrder, placed: Services) ->
 def _device(session: Session, order: OnboardingOrder, subscription: Subscription) -> Device:
     """The phone in the employee's hands, and its headset if one was ordered (§4.2.1)."""
     device = Device(
+        municipality_id=order.municipality_id,
         model_id=order.phone_model_id,
         imei=order.imei,
         status=DeviceStatus.IN_USE,
@@ -88,6 +92,7 @@ def _device(session: Session, order: OnboardingOrder, subscription: Subscription
         session.add(
             Accessory(
                 kind=AccessoryKind.HEADSET,
+                municipality_id=order.municipality_id,
                 device_id=device.id,
                 holder_id=order.employee_id,
                 description="headset",
@@ -107,6 +112,7 @@ def _directory_entry(session: Session, order: OnboardingOrder) -> str:
     session.add(
         DirectoryEntry(
             kind=SubscriptionKind.PERSONAL,
+            municipality_id=e.municipality_id,
             employee_id=e.id,
             name=e.name,
             phone_number=order.number,

@@ -50,20 +50,27 @@ def _order_fields(request: OrderRequest) -> dict[str, Any]:
     }
 
 
-def _employee_ids(session: Session, numbers: Sequence[str]) -> dict[str, int]:
-    """Employee number → id; UnknownEmployee names the numbers the register does not know."""
-    employees = {
-        number: id_
-        for number, id_ in session.execute(
-            select(Employee.employee_number, Employee.id).where(
-                Employee.employee_number.in_(numbers)
+def _employee_ids(session: Session, numbers: Sequence[str], ctx: Context) -> dict[str, int]:
+    """Employee number → id, within the run's municipality (a number is unique only there);
+    UnknownEmployee names the numbers it does not know."""
+    employees: dict[str, int] = {}
+    unique = sorted(set(numbers))
+    for start in range(0, len(unique), 500):
+        employees.update(
+            (number, id_)
+            for number, id_ in session.execute(
+                select(Employee.employee_number, Employee.id).where(
+                    Employee.municipality_id == ctx.municipality_id,
+                    Employee.employee_number.in_(unique[start : start + 500]),
+                )
             )
         )
-    }
     unknown = sorted({n for n in numbers if n not in employees})
     if unknown:
         listed = ", ".join(unknown[:20]) + (" …" if len(unknown) > 20 else "")
-        raise UnknownEmployee(f"anställningsnummer finns inte i registret: {listed}")
+        raise UnknownEmployee(
+            f"anställningsnummer finns inte i registret för {ctx.municipality}: {listed}"
+        )
     return employees
 
 
@@ -84,9 +91,17 @@ def _orders_by_key(session: Session, keys: Sequence[str]) -> dict[str, list[Onbo
 def receive(
     session: Session, requests: Sequence[OrderRequest], *, batch_key: str | None, ctx: Context
 ) -> list[int]:
-    """One order row per request; the same request again gives the same order (not a second)."""
-    employees = _employee_ids(session, [r.employee_number for r in requests])
-    keys = [content_key({**r.model_dump(mode="json"), "batch": batch_key}) for r in requests]
+    """One order row per request, in the run's municipality (its employees'); the same request
+    again gives the same order (not a second), the same request in another municipality another."""
+    if ctx.municipality_id is None:
+        raise ValueError("receive needs the municipality the orders are for")
+    employees = _employee_ids(session, [r.employee_number for r in requests], ctx)
+    keys = [
+        content_key(
+            {**r.model_dump(mode="json"), "batch": batch_key, "kommun": ctx.municipality_id}
+        )
+        for r in requests
+    ]
     known = _orders_by_key(session, keys)
     orders, new = [], []
     for request, key in zip(requests, keys, strict=True):
@@ -96,6 +111,7 @@ def receive(
             continue
         order = OnboardingOrder(
             request_key=key,
+            municipality_id=ctx.municipality_id,
             request_attempt=earlier[-1].request_attempt + 1 if earlier else 0,
             batch_key=batch_key,
             employee_id=employees[request.employee_number],

@@ -29,12 +29,19 @@ class Resume:
     run_input: dict[str, Any]
 
 
-def _waiting_by_run(session: Session) -> list[list[OnboardingOrder]]:
-    """The orders waiting for a decision the manager was asked for, run by run."""
+def _municipality_id(ctx: Context) -> int:
+    if ctx.municipality_id is None:
+        raise ValueError("the watch looks at one municipality's orders at a time; name it")
+    return ctx.municipality_id
+
+
+def _waiting_by_run(session: Session, municipality_id: int) -> list[list[OnboardingOrder]]:
+    """The municipality's orders waiting for a decision the manager was asked for, by run."""
     by_run: dict[str, list[OnboardingOrder]] = {}
     for order in session.scalars(
         select(OnboardingOrder)
         .where(
+            OnboardingOrder.municipality_id == municipality_id,
             OnboardingOrder.status == OrderStatus.AWAITING_APPROVAL,
             OnboardingOrder.approval_requested_at.is_not(None),
         )
@@ -45,9 +52,10 @@ def _waiting_by_run(session: Session) -> list[list[OnboardingOrder]]:
 
 
 def watch_approvals(session: Session, *, ctx: Context, now: datetime) -> list[Resume]:
-    """Remind approvers who have not decided; reject what has waited past the deadline."""
+    """Remind the approvers of the context's municipality who have not decided, at its interval;
+    reject what has waited past its deadline."""
     resumes = []
-    for orders in _waiting_by_run(session):
+    for orders in _waiting_by_run(session, _municipality_id(ctx)):
         lead = orders[0]
         asked = lead.approval_requested_at
         assert asked is not None
@@ -97,18 +105,24 @@ def _remind(
 
 
 def watch_deliveries(session: Session, gateway: OperatorGateway, *, ctx: Context) -> list[Resume]:
-    """Deliveries the operator reports for waiting runs; runs with nothing left are woken."""
+    """Deliveries the operator reports for the municipality's waiting runs (`gateway`: its
+    own); runs with nothing left are woken."""
+    mine = OnboardingOrder.municipality_id == _municipality_id(ctx)
     runs = session.scalars(
         select(OnboardingOrder.flow_run_id)
         .where(
-            OnboardingOrder.status == OrderStatus.ORDERED, OnboardingOrder.flow_run_id.is_not(None)
+            mine,
+            OnboardingOrder.status == OrderStatus.ORDERED,
+            OnboardingOrder.flow_run_id.is_not(None),
         )
         .distinct()
     ).all()
     resumes = []
     for run_id in runs:
         ids = list(
-            session.scalars(select(OnboardingOrder.id).where(OnboardingOrder.flow_run_id == run_id))
+            session.scalars(
+                select(OnboardingOrder.id).where(mine, OnboardingOrder.flow_run_id == run_id)
+            )
         )
         if not collect_deliveries(session, ids, gateway, ctx=ctx).waiting and run_id:
             resumes.append(Resume(run_id, {}))

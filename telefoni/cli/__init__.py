@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from telefoni.cli import approve, audit, db, demo, keys, mail, onboard, sync, up
+from telefoni.cli.common import usage_error
 
 app = typer.Typer(
     help="Telefoni: the municipality's telephony lifecycle, run as Prefect flows.",
@@ -26,6 +27,25 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     for ours in ("telefoni", "models", "tasks", "flows"):
         logging.getLogger(ours).setLevel(logging.DEBUG if verbose else logging.INFO)
+    _check_settings()
+
+
+def _check_settings() -> None:
+    """Every command starts from settings that can be used: else it says what is wrong (the
+    file of municipalities: which municipality and field) and does nothing."""
+    from pydantic import ValidationError
+
+    from telefoni.core.settings import SettingsError, get_settings
+
+    try:
+        get_settings()
+    except SettingsError as exc:
+        raise usage_error(f"Inställningarna går inte att använda: {exc}") from None
+    except ValidationError as exc:  # a TELEFONI_* variable; its value is not repeated
+        wrong = "; ".join(
+            f"TELEFONI_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise usage_error(f"Inställningarna går inte att använda: {wrong}") from None
 
 
 # The order here is the order `telefoni --help` lists them in.

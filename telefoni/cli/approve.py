@@ -2,6 +2,8 @@
 
 The steps: check what was typed, find the run and what in it waits (the register says),
 check who may decide, send the decision to the paused run, wait until the register shows it.
+The orders say whose municipality they are: the deciders are that municipality's, and
+`--kommun`, if given, must name it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import typer
 
 from telefoni.cli.common import register_engine, usage_error
 from telefoni.cli.server import prefect_down, run_link, use_prefect_api
+from telefoni.core.municipalities import MunicipalityError, MunicipalitySettings
 from telefoni.core.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -61,16 +64,24 @@ def approve(
     wait: Annotated[
         float, typer.Option(min=0, help="Sekunder att vänta på att beslutet registreras.")
     ] = 30.0,
+    kommun: Annotated[
+        str | None,
+        typer.Option(
+            help="Kommunen (kod eller namn). Behövs inte: beställningen visar vilken kommun "
+            "den hör till; anges den ska den stämma.",
+        ),
+    ] = None,
 ) -> None:
     """Godkänn eller avslå en beställning av telefon som väntar på chefens beslut."""
     from telefoni.core.db import session_factory
 
     who = _decider(approve_=approve_, reject=reject, as_=as_, apps=apps, comment=comment)
     settings = get_settings()
+    asked = _asked(settings, kommun)
     url = use_prefect_api(settings)
     sessions = session_factory(register_engine(settings))
     with sessions() as session:
-        waiting = _waiting(session, run, who, settings)
+        waiting = _waiting(session, run, who, settings, asked)
         chosen = _chosen_apps(waiting.paid_apps, apps or [])
     decision = {
         "decision": "godkänn" if approve_ else "avslå",
@@ -100,6 +111,44 @@ def _decider(
     return who
 
 
+def _asked(settings: Settings, kommun: str | None) -> MunicipalitySettings | None:
+    """The municipality --kommun names (None: not given); exit 2 if it names none here."""
+    if kommun is None:
+        return None
+    try:
+        return settings.kommun(kommun)
+    except MunicipalityError as exc:
+        raise usage_error(str(exc)) from None
+
+
+def _municipality_of(
+    session: Session,
+    orders: Sequence[OnboardingOrder],
+    settings: Settings,
+    asked: MunicipalitySettings | None,
+) -> MunicipalitySettings:
+    """The orders' municipality, as configured; exit 2 if --kommun names another."""
+    from models.register import Municipality
+
+    row = session.get(Municipality, orders[0].municipality_id)
+    assert row is not None  # a foreign key
+    try:
+        municipality = settings.kommun(row.code)
+    except MunicipalityError:
+        typer.echo(
+            f"{_references([o.reference for o in orders])} hör till {row.name}, som inte "
+            "finns i inställningarna här. Inget beslut har registrerats.",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    if asked is not None and asked.code != municipality.code:
+        raise usage_error(
+            f"{_references([o.reference for o in orders])} hör till {municipality.name}, "
+            f"inte till {asked.name} (--kommun). Inget beslut har registrerats."
+        )
+    return municipality
+
+
 def _run_id(session: Session, run: str) -> str:
     """The flow run's id from what was typed: the id itself or an order's TEL- reference."""
     from uuid import UUID
@@ -127,11 +176,20 @@ def _run_id(session: Session, run: str) -> str:
         raise typer.Exit(1) from None
 
 
-def _waiting(session: Session, run: str, who: str, settings: Settings) -> Waiting:
-    """The run's orders that wait for a decision `who` may make; exit 1 if there are none."""
+def _waiting(
+    session: Session,
+    run: str,
+    who: str,
+    settings: Settings,
+    asked: MunicipalitySettings | None = None,
+) -> Waiting:
+    """The run's orders that wait for a decision `who` may make; exit 1 if there are none.
+
+    `who` is an employee number of the orders' municipality; the deputies are its own."""
     from sqlalchemy import select
 
     from models.onboarding import STATUS_SV, OnboardingOrder, OrderStatus
+    from models.onboarding_notices import may_decide_text
     from models.onboarding_rules import may_decide
 
     run_id = _run_id(session, run)
@@ -145,6 +203,7 @@ def _waiting(session: Session, run: str, who: str, settings: Settings) -> Waitin
     if not found:
         typer.echo(f"Ingen beställning i registret hör till körningen {run_id}.", err=True)
         raise typer.Exit(1)
+    municipality = _municipality_of(session, found, settings, asked)
     waiting = [o for o in found if o.status is OrderStatus.AWAITING_APPROVAL]
     if not waiting:
         typer.echo(f"Inget i körningen {run_id} väntar på beslut:", err=True)
@@ -152,13 +211,12 @@ def _waiting(session: Session, run: str, who: str, settings: Settings) -> Waitin
             by = f" (beslut av {o.decided_by})" if o.decided_by else ""
             typer.echo(f"  {o.reference}: {STATUS_SV[o.status]}{by}", err=True)
         raise typer.Exit(1)
-    if not may_decide([o.approver_number for o in waiting], who, settings.deputies):
+    if not may_decide([o.approver_number for o in waiting], who, municipality.deputies):
         managers = sorted({o.approver.employee_number for o in waiting if o.approver})
         orders_text = _references([o.reference for o in waiting], lower=True)
+        allowed = may_decide_text(managers, sorted(municipality.deputies), municipality.name)
         typer.echo(
-            f"{who} får inte besluta om {orders_text}"
-            f": bara chefen ({', '.join(managers) or 'saknas'}) eller en utsedd ersättare "
-            "kan göra det. Inget beslut har registrerats.",
+            f"{who} får inte besluta om {orders_text}: {allowed}. Inget beslut har registrerats.",
             err=True,
         )
         raise typer.Exit(1)

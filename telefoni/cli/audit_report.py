@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models.audit import HASHED_FIELDS, AuditEvent, history
-from models.register import Device
+from models.audit import HASHED_FIELDS, OPTIONALLY_HASHED, AuditEvent, history, of_municipality
+from models.register import Device, Municipality
 
-CSV_COLUMNS = (*HASHED_FIELDS, "hash")
+CSV_COLUMNS = (*HASHED_FIELDS, *OPTIONALLY_HASHED, "hash")
 OBJECT_TYPES = {"employee": "anställd", "subscription": "abonnemang", "device": "enhet"}
 
 
@@ -68,7 +68,22 @@ def write_csv(events: Sequence[AuditEvent], path: Path) -> None:
             )
 
 
-def object_history(session: Session, object_type: str, object_id: str) -> list[AuditEvent]:
-    if object_type == "device":
+def object_history(
+    session: Session,
+    object_type: str | None,
+    object_id: str | None,
+    *,
+    municipality: str | None = None,
+    last: int | None = None,
+) -> list[AuditEvent]:
+    """The events of one object (every object, if None); ``municipality``: only that one's
+    (by code; none if the register has never known it)."""
+    if object_type == "device" and object_id is not None:
         object_id = resolve_device(session, object_id)
-    return history(session, object_type=object_type, object_id=object_id)
+    where = None
+    if municipality is not None:
+        row = session.scalar(select(Municipality).where(Municipality.code == municipality))
+        if row is None:
+            return []
+        where = of_municipality(row.id, row.audit_through)
+    return history(session, object_type=object_type, object_id=object_id, where=where, last=last)

@@ -16,10 +16,11 @@ import typer
 
 from telefoni.cli.common import usage_error
 from telefoni.cli.server import prefect_down, run_link, use_prefect_api
-from telefoni.core.settings import get_settings
+from telefoni.core.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from models.onboarding_forms import OrderRequest
+    from telefoni.core.municipalities import MunicipalitySettings
 
 # The command's options, one alias each: the signature of `onboard` stays readable.
 EmployeeOption = Annotated[str | None, typer.Option(help="Den anställdas anställningsnummer.")]
@@ -73,6 +74,13 @@ BatchOption = Annotated[
 BatchNameOption = Annotated[
     str | None, typer.Option(help="Namn på den samlade beställningen (med --batch).")
 ]
+KommunOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Den anställdas kommun (kod eller namn). Behövs bara när flera kommuner finns och "
+        "anställningsnumret inte avgör det.",
+    ),
+]
 
 
 def onboard(
@@ -90,6 +98,7 @@ def onboard(
     replacement: ReplacementOption = False,
     batch: BatchOption = None,
     name: BatchNameOption = None,
+    kommun: KommunOption = None,
 ) -> None:
     """Beställ telefon och abonnemang till en anställd, eller till många med --batch."""
     settings = get_settings()
@@ -108,7 +117,7 @@ def onboard(
         "--replacement": replacement or None,
     }
     if batch is not None:
-        run_id = _start_batch(url, batch, name, requested_by, single)
+        run_id = _start_batch(url, batch, name, requested_by, single, kommun)
     else:
         if name is not None:
             raise usage_error("--name hör till --batch.")
@@ -126,8 +135,11 @@ def onboard(
             wanted_by=wanted_by,
             replacement=replacement,
         )
+        municipality = _municipality(kommun, [order.employee_number])
         run_id = _start(
-            url, "onboarding-order/onboarding-order", {"order": order.model_dump(mode="json")}
+            url,
+            "onboarding-order/onboarding-order",
+            {"order": order.model_dump(mode="json"), "kommun": municipality.name},
         )
         typer.echo(f"Beställningen till {order.employee_number} är startad: körning {run_id}")
     typer.echo(f"Följ den i Prefect: {run_link(settings, run_id)}")
@@ -156,6 +168,7 @@ def _start_batch(
     name: str | None,
     requested_by: str | None,
     single: Mapping[str, object],
+    kommun: str | None,
 ) -> str:
     """Start the batch deployment with every order of the file; the run's id."""
     from telefoni.cli.onboard_file import OrderFileError, read_batch
@@ -183,16 +196,60 @@ def _start_batch(
         for line in exc.lines():
             typer.echo(f"  {line}", err=True)
         raise typer.Exit(2) from None
+    municipality = _municipality(kommun, [o.employee_number for o in orders])
     run_id = _start(
         url,
         "onboarding-batch/onboarding-batch",
-        {"orders": [o.model_dump(mode="json") for o in orders], "name": name.strip()},
+        {
+            "orders": [o.model_dump(mode="json") for o in orders],
+            "name": name.strip(),
+            "kommun": municipality.name,
+        },
     )
     typer.echo(
         f"Den samlade beställningen {name.strip()!r} med {len(orders)} "
         f"beställning{'ar' if len(orders) != 1 else ''} är startad: körning {run_id}"
     )
     return run_id
+
+
+def _municipality(kommun: str | None, numbers: list[str]) -> MunicipalitySettings:
+    """The employees' municipality: --kommun, the only one, or where the register finds every
+    one of the numbers (asked only with several); exit 2 with the reason if it is not clear."""
+    from telefoni.cli.onboard_file import municipality_of
+    from telefoni.core.municipalities import MunicipalityError
+
+    settings = get_settings()
+    found: dict[str, set[str]] = {}
+    if kommun is None and len(settings.municipalities) > 1:
+        found = _found_in(settings, numbers)
+    try:
+        return municipality_of(settings.municipalities, kommun, numbers, found)
+    except MunicipalityError as exc:
+        typer.echo(f"{exc}. Inget har startats.", err=True)
+        raise typer.Exit(2) from None
+
+
+def _found_in(settings: Settings, numbers: list[str]) -> dict[str, set[str]]:
+    """Employee number → the codes of the municipalities whose register has it."""
+    from sqlalchemy import select
+
+    from models.register import Employee, Municipality
+    from telefoni.cli.common import register_engine
+    from telefoni.core.db import session_factory
+
+    found: dict[str, set[str]] = {}
+    unique = sorted(set(numbers))
+    with session_factory(register_engine(settings))() as session:
+        for start in range(0, len(unique), 500):
+            rows = session.execute(
+                select(Employee.employee_number, Municipality.code)
+                .join(Municipality, Municipality.id == Employee.municipality_id)
+                .where(Employee.employee_number.in_(unique[start : start + 500]))
+            )
+            for number, code in rows:
+                found.setdefault(number, set()).add(code)
+    return found
 
 
 def _start(url: str, deployment: str, parameters: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from models.onboarding_forms import DEVIATION_SV, OrderRequest
+from telefoni.core.municipalities import MunicipalityError, MunicipalitySettings, choose
 
 if TYPE_CHECKING:
     from _csv import Reader as CsvReader
@@ -407,3 +408,44 @@ def _row_values(
         else:
             values[field] = text
     return values, problems
+
+
+# ----------------------------------------------------------------------------- municipality
+
+
+def municipality_of(
+    municipalities: Sequence[MunicipalitySettings],
+    asked: str | None,
+    numbers: Sequence[str],
+    found_in: Mapping[str, Collection[str]],
+) -> MunicipalitySettings:
+    """The municipality the orders are for: the one --kommun names (`asked`), or, if not
+    given, the only one there is, or the one municipality (code) where `found_in` (employee
+    number → codes of the municipalities that have it) finds every one of `numbers`.
+    MunicipalityError says in Swedish why not, and asks for --kommun."""
+    configured = tuple(municipalities)
+    if asked is not None or len(configured) == 1:
+        return choose(configured, asked)
+    names = {m.code: m.name for m in configured}
+    ask = "ange vilken kommun det gäller (--kommun)"
+    here = "; här finns " + ", ".join(f"{m.code} ({m.name})" for m in configured)
+    codes: set[str] = set()
+    for number in dict.fromkeys(numbers):
+        where = sorted(c for c in found_in.get(number, ()) if c in names)
+        if not where:
+            raise MunicipalityError(
+                f"anställningsnumret {number} finns inte i registret i någon kommun; {ask}{here}"
+            )
+        if len(where) > 1:
+            raise MunicipalityError(
+                f"anställningsnumret {number} finns i flera kommuner "
+                f"({', '.join(names[c] for c in where)}); {ask}"
+            )
+        codes.add(where[0])
+    if len(codes) != 1:
+        raise MunicipalityError(
+            "anställningsnumren finns i olika kommuner "
+            f"({', '.join(names[c] for c in sorted(codes))}); en beställning gäller en kommun: "
+            f"{ask}"
+        )
+    return choose(configured, codes.pop())

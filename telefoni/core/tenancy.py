@@ -22,9 +22,7 @@ def municipality_id(session: Session, municipality: MunicipalitySettings) -> int
                 session.add(row)
                 session.flush()
         except IntegrityError:  # made at the same moment by another process
-            row = session.scalar(
-                select(Municipality).where(Municipality.code == municipality.code)
-            )
+            row = session.scalar(select(Municipality).where(Municipality.code == municipality.code))
             assert row is not None
     elif row.name != municipality.name:
         row.name = municipality.name

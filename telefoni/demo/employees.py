@@ -16,6 +16,7 @@ from models.personnummer import TEST_BIRTH_NUMBERS
 from telefoni.demo import names
 from telefoni.demo.frames import nullable_ids, numbered
 from telefoni.demo.organisation import FORVALTNINGAR, OFFICE_STAFF
+from telefoni.demo.places import Place
 
 BIRTH_FIRST: Final = np.datetime64("1955-01-01", "D")
 BIRTH_LAST: Final = np.datetime64("2006-12-31", "D")
@@ -37,7 +38,7 @@ FIXED_TERM_SHARE: Final = 0.03
 
 
 def draw_employees(
-    rng: np.random.Generator, units: pd.DataFrame, n: int, today: np.datetime64
+    rng: np.random.Generator, units: pd.DataFrame, n: int, today: np.datetime64, town: Place
 ) -> pd.DataFrame:
     """People, managers before their reports: kommundirektör, förvaltningschefer, enhetschefer."""
     # The draws come in a fixed order: the same seed gives the same town.
@@ -46,7 +47,7 @@ def draw_employees(
     keywords = pd.Series(units["keywords"].to_numpy()[unit_row]) + ", " + title.str.lower()
     first, last = _names(rng, n)
     fold_first, fold_last = first.map(_fold), last.map(_fold)
-    user_id = _user_ids(rng, fold_first, fold_last)
+    user_id = town.user_id_prefix + _user_ids(rng, fold_first, fold_last)
     pnr, birth, samordning = _personnummer(rng, n)
     start_date, end_date, fixed_term = _employment(rng, birth, today, ~is_chef)
     category = _need_categories(rng, is_chef)
@@ -59,7 +60,7 @@ def draw_employees(
             "last_name": last,
             "personnummer": pnr,
             "is_samordningsnummer": samordning,
-            "email": _emails(fold_first, fold_last),
+            "email": _emails(fold_first, fold_last, town.mail_domain),
             "title": title,
             "user_id": user_id,
             "unit_id": unit_row + 1,
@@ -140,11 +141,11 @@ def _fold(value: str) -> str:
     return "".join(c for c in plain if c.isascii() and (c.isalnum() or c in "-."))
 
 
-def _emails(fold_first: pd.Series, fold_last: pd.Series) -> pd.Series:
+def _emails(fold_first: pd.Series, fold_last: pd.Series, domain: str) -> pd.Series:
     """first.last@, then first.last2@ … for namesakes."""
     base = fold_first + "." + fold_last
     nth = numbered(base)
-    email: pd.Series = base + np.where(nth > 0, (nth + 1).astype(str), "") + "@" + names.MAIL_DOMAIN
+    email: pd.Series = base + np.where(nth > 0, (nth + 1).astype(str), "") + "@" + domain
     return email
 
 

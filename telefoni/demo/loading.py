@@ -1,12 +1,19 @@
-"""Loading the town into an empty register: bulk inserts (COPY on PostgreSQL), one transaction."""
+"""Loading a town into one municipality of the register: bulk inserts (COPY on PostgreSQL).
+
+Several towns may share a register: each one's ids continue after those already there, and
+the catalogue (phone models, subscription options) is shared, written once. A register from
+before municipalities (schema 0007, no `municipality_id` columns) takes a town too, without
+them: the load writes only the columns the tables really have.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any, Final
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Table, func, insert, inspect, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.schema import ColumnDefault
 
@@ -20,6 +27,7 @@ from models.register import (
     Device,
     DirectoryEntry,
     Employee,
+    Municipality,
     OrgUnit,
     PhoneModel,
     Subscription,
@@ -30,32 +38,123 @@ from telefoni.demo.town import DemoError, Town
 
 BATCH_ROWS: Final = 5000
 
-# (label shown to the admin, table, Town attribute), in foreign-key order.
-_PLAN: Final[tuple[tuple[str, type[Base], str], ...]] = (
+# The shared catalogue: (label shown to the admin, table, Town attribute, natural key).
+_CATALOGUE: Final[tuple[tuple[str, type[Base], str, str], ...]] = (
+    ("telefonmodeller", PhoneModel, "phone_models", "name"),
+    ("abonnemangsformer", SubscriptionOption, "subscription_options", "code"),
+)
+# The municipality's own rows: (label shown to the admin, table, Town attribute), in
+# foreign-key order.
+_OWN: Final[tuple[tuple[str, type[Base], str], ...]] = (
     ("organisationsenheter", OrgUnit, "units"),
     ("kostnadsställen", CostCentre, "cost_centres"),
-    ("telefonmodeller", PhoneModel, "phone_models"),
-    ("abonnemangsformer", SubscriptionOption, "subscription_options"),
     ("anställda", Employee, "employees"),
     ("abonnemang", Subscription, "subscriptions"),
     ("telefoner", Device, "devices"),
     ("tillbehör", Accessory, "accessories"),
     ("poster i kunddatabasen", DirectoryEntry, "directory_entries"),
 )
+_TABLES: Final[tuple[type[Base], ...]] = (*(c[1] for c in _CATALOGUE), *(o[1] for o in _OWN))
+# The order of the counts `load` returns (as the admin has always seen them).
+_LABELS: Final = (
+    "organisationsenheter",
+    "kostnadsställen",
+    "telefonmodeller",
+    "abonnemangsformer",
+    "anställda",
+    "abonnemang",
+    "telefoner",
+    "tillbehör",
+    "poster i kunddatabasen",
+)
 
 
-def load(session: Session, town: Town, *, vault: PersonnummerVault) -> dict[str, int]:
-    """Bulk-insert the town into an empty register (the caller commits); counts per kind."""
-    _require_empty(session)
+def load(
+    session: Session, town: Town, *, vault: PersonnummerVault, municipality_id: int | None = None
+) -> dict[str, int]:
+    """Bulk-insert the town into the municipality ``municipality_id``, which must have no
+    people yet (the caller commits); counts per kind written. ``municipality_id=None``: the
+    register is from before municipalities (schema 0007) and has no such columns."""
+    columns = _real_columns(session)
+    has_municipalities = "municipality_id" in columns[Employee.__tablename__]
+    if has_municipalities and municipality_id is None:
+        raise DemoError("registret har kommuner: ange i vilken kommun demodata ska läsas in")
+    if not has_municipalities and municipality_id is not None:
+        raise DemoError(
+            "registret är från före kommunerna (schema 0007): uppgradera det först "
+            "(`telefoni db upgrade`) eller läs in demodata utan kommun"
+        )
+    _require_no_people(session, municipality_id)
+    counts, catalogue = _load_catalogue(session, town, columns)
+    shift = {
+        model.__tablename__: session.scalar(select(func.max(model.id))) or 0  # type: ignore[attr-defined]
+        for _, model, _ in _OWN
+    }
     extra = _protected_columns(town, vault)
-    counts: dict[str, int] = {}
-    for label, model, attr in _PLAN:
-        frame: pd.DataFrame = getattr(town, attr)
-        _insert(session, model, frame, extra.get(attr, {}))
+    for label, model, attr in _OWN:
+        table = Base.metadata.tables[model.__tablename__]
+        frame = _renumbered(getattr(town, attr), table, shift, catalogue)
+        own = extra.get(attr, {})
+        if municipality_id is not None:
+            own = {**own, "municipality_id": [municipality_id] * len(frame)}
+        _insert(session, table, frame, own, columns[table.name])
         counts[label] = len(frame)
     if session.get_bind().dialect.name == "postgresql":
         _advance_sequences(session)
-    return counts
+    return {label: counts[label] for label in _LABELS}
+
+
+def _real_columns(session: Session) -> dict[str, set[str]]:
+    """The columns each table we write has in this database (not in the models)."""
+    inspector = inspect(session.connection())
+    tables = [model.__tablename__ for model in _TABLES]
+    return {t: {c["name"] for c in inspector.get_columns(t)} for t in tables}
+
+
+def _load_catalogue(
+    session: Session, town: Town, columns: dict[str, set[str]]
+) -> tuple[dict[str, int], dict[str, dict[int, int]]]:
+    """Write what the shared catalogue lacks (for every municipality: no municipality_id);
+    counts written, and per table the register's id of each of the town's ids."""
+    counts: dict[str, int] = {}
+    ids: dict[str, dict[int, int]] = {}
+    for label, model, attr, key in _CATALOGUE:
+        table = Base.metadata.tables[model.__tablename__]
+        frame: pd.DataFrame = getattr(town, attr)
+        known = {k: i for k, i in session.execute(select(table.c[key], table.c.id))}
+        missing = frame[~frame[key].isin(list(known))].copy()
+        start = session.scalar(select(func.max(table.c.id))) or 0
+        missing["id"] = np.arange(start + 1, start + 1 + len(missing))
+        _insert(session, table, missing, {}, columns[table.name])
+        known |= dict(zip(missing[key].tolist(), missing["id"].tolist(), strict=True))
+        ids[table.name] = {
+            int(own): int(known[k])
+            for own, k in zip(frame["id"].tolist(), frame[key].tolist(), strict=True)
+        }
+        counts[label] = len(missing)
+    return counts, ids
+
+
+def _renumbered(
+    frame: pd.DataFrame,
+    table: Table,
+    shift: dict[str, int],
+    catalogue: dict[str, dict[int, int]],
+) -> pd.DataFrame:
+    """The frame with its ids, and the ids its foreign keys name, as they are in the register:
+    a table's own ids moved on past what it holds, the catalogue's looked up."""
+    moved = frame.copy(deep=False)
+    moved["id"] = frame["id"] + shift[table.name]
+    for column in table.columns:
+        if column.key == "id" or column.key not in frame.columns:
+            continue
+        for fk in column.foreign_keys:
+            target = fk.column.table.name
+            if shift.get(target):
+                moved[column.key] = frame[column.key] + shift[target]
+            elif target in catalogue:
+                moved[column.key] = frame[column.key].map(catalogue[target])
+    return moved
 
 
 def _protected_columns(town: Town, vault: PersonnummerVault) -> dict[str, dict[str, list[Any]]]:
@@ -87,7 +186,7 @@ def _protected_columns(town: Town, vault: PersonnummerVault) -> dict[str, dict[s
 
 def _advance_sequences(session: Session) -> None:
     """PostgreSQL: each id sequence continues after the ids the load wrote itself."""
-    for _, model, _ in _PLAN:
+    for model in _TABLES:
         table = model.__tablename__
         session.execute(
             text(
@@ -98,16 +197,27 @@ def _advance_sequences(session: Session) -> None:
         )
 
 
-def _require_empty(session: Session) -> None:
-    """Refuse a register that holds anything we would write (people first: the usual case)."""
-    plan = sorted(_PLAN, key=lambda step: step[1] is not Employee)
+def _require_no_people(session: Session, municipality_id: int | None) -> None:
+    """Refuse a municipality (or, before municipalities, a register) that holds anything of
+    its own we would write (people first: the usual case)."""
+    plan = sorted(_OWN, key=lambda step: step[1] is not Employee)
     for label, model, _ in plan:
-        if session.scalar(select(model.id).limit(1)) is not None:  # type: ignore[attr-defined]
-            count = session.scalar(select(func.count()).select_from(model))
+        mine = select(func.count()).select_from(model)
+        if municipality_id is not None:
+            mine = mine.where(model.municipality_id == municipality_id)  # type: ignore[attr-defined]
+        count = session.scalar(mine)
+        if not count:
+            continue
+        if municipality_id is None:
             raise DemoError(
                 f"registret är inte tomt ({count} {label} finns redan); "
                 "demodata kan bara läsas in i ett tomt register"
             )
+        name = session.scalar(select(Municipality.name).where(Municipality.id == municipality_id))
+        raise DemoError(
+            f"{name} har redan {count} {label} i registret; demodata kan bara läsas in "
+            "i en kommun som inte har några"
+        )
 
 
 def _as_python(values: pd.Series) -> list[Any]:
@@ -117,14 +227,22 @@ def _as_python(values: pd.Series) -> list[Any]:
 
 
 def _insert(
-    session: Session, model: type[Base], frame: pd.DataFrame, extra: dict[str, list[Any]]
+    session: Session,
+    table: Table,
+    frame: pd.DataFrame,
+    extra: dict[str, list[Any]],
+    real: set[str],
 ) -> None:
-    table = Base.metadata.tables[model.__tablename__]
+    """Insert the frame's rows, and ``extra`` columns, into the columns ``real`` (those the
+    table has in this database)."""
+    if frame.empty:
+        return
+    mine = [c for c in table.columns if c.name in real]
     values: dict[str, list[Any]] = {
-        c.key: _as_python(frame[c.key]) for c in table.columns if c.key in frame.columns
+        c.key: _as_python(frame[c.key]) for c in mine if c.key in frame.columns
     }
-    values.update(extra)
-    for column in table.columns:  # Python-side defaults (timestamps): one value for the load
+    values.update({k: v for k, v in extra.items() if k in real})
+    for column in mine:  # Python-side defaults (timestamps): one value for the load
         default = column.default
         if column.key not in values and isinstance(default, ColumnDefault):
             value = default.arg(None) if default.is_callable else default.arg

@@ -1,6 +1,7 @@
-"""Word lists for the fictional municipality Sjöbacka kommun: names, places, streets, notes.
+"""Word lists for the fictional municipalities: names, places, streets, notes.
 
-The förvaltningar, their kinds of enheter and titles are in telefoni/demo/organisation.py.
+The förvaltningar, their kinds of enheter and titles are in telefoni/demo/organisation.py;
+each town's name, districts and addresses in telefoni/demo/places.py.
 """
 
 from __future__ import annotations
@@ -60,7 +61,13 @@ PLACES: tuple[str, ...] = (
     "Kvarnby", "Bäckalund", "Målsta", "Hällby", "Sörby", "Mossebo", "Vretby", "Källsta",
     "Ljungby", "Forsbacka", "Åkerby", "Strandmo", "Lillsjö", "Högbo", "Kyrkbacka", "Ängstorp",
 )  # fmt: skip
-AREAS: tuple[str, ...] = ("Norra", "Södra", "Östra", "Västra", "Centrum", *PLACES)
+# Districts and villages of Älvnäs (fictional).
+ALVNAS_PLACES: tuple[str, ...] = (
+    "Forsnäs", "Älvbacka", "Östernäs", "Sandvik", "Brattås", "Kvarnnäs", "Myrby", "Gällsta",
+    "Näsby", "Tjärnmo", "Lidby", "Hallbo", "Rödnäs", "Åkernäs", "Björnbo", "Stensjö",
+    "Kärrby", "Ulvsta", "Vikbo", "Storbacka",
+)  # fmt: skip
+DIRECTIONS: tuple[str, ...] = ("Norra", "Södra", "Östra", "Västra", "Centrum")
 TREES: tuple[str, ...] = (
     "Lind", "Ek", "Björk", "Alm", "Lönn", "Slån", "Syren", "Rönn", "Asp", "Gran", "Tall",
     "Sol", "Ros", "Ljung", "Vide", "Hassel", "Sälg", "Ask", "Klöver", "Vallmo",
@@ -77,13 +84,18 @@ STREETS: tuple[str, ...] = (
     "Bruksgatan", "Lärkvägen", "Kvarnvägen", "Åsvägen", "Smedjegatan", "Lövängsvägen",
     "Backegatan", "Tingshusgatan", "Brogatan", "Södra vägen", "Norra Långgatan", "Östra gatan",
 )  # fmt: skip
-FILLS: dict[str, tuple[str, ...]] = {
-    "place": PLACES,
-    "area": AREAS,
-    "tree": TREES,
-    "preschool": PRESCHOOLS,
-}
-TOWN_HALL_ADDRESS = "Stadshustorget 1, 694 80 Sjöbacka"
+
+
+def fills(districts: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """What fills each kind of enhet's name ("{}skolan", "Hemtjänst {}") in a town with
+    these districts."""
+    return {
+        "place": districts,
+        "area": (*DIRECTIONS, *districts),
+        "tree": TREES,
+        "preschool": PRESCHOOLS,
+    }
+
 
 OFFICE_HOURS = "mån–fre 08.00–12.00, 13.00–16.00"
 PHONE_HOURS: tuple[str, ...] = (

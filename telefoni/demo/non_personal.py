@@ -14,14 +14,16 @@ from telefoni.demo.frames import numbered
 from telefoni.demo.organisation import FORVALTNINGAR, NumberTemplate
 
 
-def draw_non_personal(rng: np.random.Generator, units: pd.DataFrame, n_extra: int) -> pd.DataFrame:
+def draw_non_personal(
+    rng: np.random.Generator, units: pd.DataFrame, n_extra: int, mail_domain: str
+) -> pd.DataFrame:
     """Reception, on-call and group numbers: three fixed ones, then more from the units."""
     frame = pd.DataFrame(_fixed_numbers(units) + _unit_numbers(rng, units, n_extra))
     nth = numbered(frame["designation"])
     frame["designation"] = frame["designation"] + np.where(nth > 0, " " + (nth + 1).astype(str), "")
     nth = numbered(frame["email"])
     frame["email"] = (
-        frame["email"] + np.where(nth > 0, (nth + 1).astype(str), "") + "@" + names.MAIL_DOMAIN
+        frame["email"] + np.where(nth > 0, (nth + 1).astype(str), "") + "@" + mail_domain
     )
     frame["phone_hours"] = (
         frame["phone_hours"].astype(object).where(frame["phone_hours"].notna(), None)

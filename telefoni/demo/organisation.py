@@ -22,7 +22,7 @@ class NumberTemplate:
 class UnitTemplate:
     """A kind of enhet: its name pattern, staff and the numbers it may have."""
 
-    pattern: str  # "{}" is filled from FILLS[fill]
+    pattern: str  # "{}" is filled from names.fills(…)[fill], "{town}" with the town's name
     fill: str | None
     weight: float  # how often this kind occurs within its förvaltning
     size: float  # relative number of staff
@@ -250,7 +250,7 @@ FORVALTNINGAR: tuple[Forvaltning, ...] = (
                 chef_title="Rektor",
             ),
             UnitTemplate(
-                "Sjöbacka gymnasium",
+                "{town} gymnasium",
                 None,
                 1,
                 2.0,
@@ -374,7 +374,7 @@ FORVALTNINGAR: tuple[Forvaltning, ...] = (
                 "fritidsgård, ungdom",
             ),
             UnitTemplate(
-                "Sjöbackabadet",
+                "{town}badet",
                 None,
                 1,
                 0.7,

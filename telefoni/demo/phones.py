@@ -20,6 +20,7 @@ from telefoni.demo.catalogue import (
 )
 from telefoni.demo.frames import nullable_ids
 from telefoni.demo.non_personal import draw_non_personal
+from telefoni.demo.places import Place
 
 HEADSET_SHARE: Final = 0.8
 ACCESSIBLE_SHARE: Final = 0.015
@@ -28,7 +29,11 @@ NEW_HIRE_DAYS: Final = 30  # hired this recently: no phone yet
 
 
 def draw_subscriptions_and_devices(
-    rng: np.random.Generator, units: pd.DataFrame, people: pd.DataFrame, today: np.datetime64
+    rng: np.random.Generator,
+    units: pd.DataFrame,
+    people: pd.DataFrame,
+    today: np.datetime64,
+    town: Place,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One personal subscription and phone per category 1 and 2 employee (§4.1), plus groups.
 
@@ -39,9 +44,11 @@ def draw_subscriptions_and_devices(
     owners = people[people["need_category"].isin([1, 2]).to_numpy() & ~waiting]
     # The draws come in a fixed order: the same seed gives the same town.
     model, accessible, rugged = _personal_models(rng, units, owners)
-    groups = draw_non_personal(rng, units, len(people) // EMPLOYEES_PER_EXTRA_NUMBER)
-    subs = _subscriptions(rng, units, owners, accessible, groups)
-    devices = _devices(rng, subs, model, accessible, rugged)
+    groups = draw_non_personal(
+        rng, units, len(people) // EMPLOYEES_PER_EXTRA_NUMBER, town.mail_domain
+    )
+    subs = _subscriptions(rng, units, owners, accessible, groups, town)
+    devices = _devices(rng, subs, model, accessible, rugged, town)
     return subs, devices
 
 
@@ -64,8 +71,10 @@ def _subscriptions(
     owners: pd.DataFrame,
     accessible: np.ndarray,
     groups: pd.DataFrame,
+    town: Place,
 ) -> pd.DataFrame:
-    """The owners' subscriptions, then the groups'; each with a distinct mobile number."""
+    """The owners' subscriptions, then the groups'; each with a distinct mobile number of
+    the town's block."""
     m, g = len(owners), len(groups)
     smartphone = ~accessible
     category = owners["need_category"].to_numpy()
@@ -73,13 +82,14 @@ def _subscriptions(
         accessible, OPTION_BAS, np.where(category == 1, OPTION_UNLIMITED, OPTION_DATA)
     )
     g_unit = groups["unit"].to_numpy() + 1
-    numbers = rng.choice(10_000_000, size=m + g, replace=False)
+    prefix, digits = town.mobile_number_prefix()
+    numbers = rng.choice(10**digits, size=m + g, replace=False)
     none_m: list[None] = [None] * m
     no_m, no_g = np.full(m, -1), np.full(g, -1)  # row -1: NULL
     return pd.DataFrame(
         {
             "id": np.arange(1, m + g + 1),
-            "number": "+4670" + pd.Series(numbers).astype(str).str.zfill(7),
+            "number": prefix + pd.Series(numbers).astype(str).str.zfill(digits),
             "kind": ["personal"] * m + ["non_personal"] * g,
             "owner_id": nullable_ids(np.concatenate([owners["id"].to_numpy() - 1, no_g])),
             "designation": none_m + groups["designation"].tolist(),
@@ -109,6 +119,7 @@ def _devices(
     model: np.ndarray,
     accessible: np.ndarray,
     rugged: np.ndarray,
+    town: Place,
 ) -> pd.DataFrame:
     """A phone in use with each subscription; the groups' are standard phones."""
     m, g = len(model), len(subs) - len(model)
@@ -122,7 +133,9 @@ def _devices(
         idx = np.flatnonzero(flag)
         reason[idx] = why
         note[idx] = np.array(notes, dtype=object)[rng.integers(0, len(notes), len(idx))]
-    tacs = np.array([row[7] for row in PHONE_MODELS], dtype=object)[all_models - 1]
+    # Each town's phones come from its own batch of each model (a TAC of its own): no two
+    # towns' IMEIs are the same.
+    tacs = np.array([town.tac(row[7]) for row in PHONE_MODELS], dtype=object)[all_models - 1]
     return pd.DataFrame(
         {
             "id": np.arange(1, m + g + 1),

@@ -12,6 +12,7 @@ from telefoni.demo.catalogue import phone_models, subscription_options
 from telefoni.demo.directory import directory_entries
 from telefoni.demo.employees import MAX_EMPLOYEES, draw_employees
 from telefoni.demo.phones import draw_accessories, draw_subscriptions_and_devices
+from telefoni.demo.places import SJOBACKA, Place
 from telefoni.demo.units import cost_centres, draw_units
 
 
@@ -21,8 +22,10 @@ class DemoError(RuntimeError):
 
 @dataclass(frozen=True, repr=False)
 class Town:
-    """The whole fictional municipality; ids are 1-based row numbers, foreign keys use them."""
+    """The whole fictional municipality; ids are 1-based row numbers, foreign keys use them
+    (the load moves them on past what the register already holds)."""
 
+    place: Place
     units: pd.DataFrame
     cost_centres: pd.DataFrame
     phone_models: pd.DataFrame
@@ -33,13 +36,20 @@ class Town:
     accessories: pd.DataFrame
     directory_entries: pd.DataFrame
 
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """Every part of the town, by name."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "place"}
+
     def __repr__(self) -> str:  # never dump the frames (they hold personnummer in clear)
-        sizes = ", ".join(f"{f.name}={len(getattr(self, f.name))}" for f in fields(self))
-        return f"Town({sizes})"
+        sizes = ", ".join(f"{name}={len(frame)}" for name, frame in self.frames().items())
+        return f"Town({self.place.name}: {sizes})"
 
 
-def generate(*, employees: int, seed: int = 1, today: date | None = None) -> Town:
-    """Build Sjöbacka kommun with `employees` people; the same seed and day give the same town."""
+def generate(
+    *, employees: int, seed: int = 1, today: date | None = None, place: Place = SJOBACKA
+) -> Town:
+    """Build the fictional municipality ``place`` (Sjöbacka kommun unless told) with
+    `employees` people; the same place, seed and day give the same town."""
     if employees < 1:
         raise DemoError("antalet anställda måste vara minst 1")
     if employees > MAX_EMPLOYEES:
@@ -51,10 +61,12 @@ def generate(*, employees: int, seed: int = 1, today: date | None = None) -> Tow
     today = date.today() if today is None else today
     # One generator drawn from part by part, always in this order: the same seed, the same town.
     rng = np.random.default_rng(seed)
-    units = draw_units(rng, employees)
-    people = draw_employees(rng, units, employees, np.datetime64(today, "D"))
-    subs, devices = draw_subscriptions_and_devices(rng, units, people, np.datetime64(today, "D"))
+    day = np.datetime64(today, "D")
+    units = draw_units(rng, employees, place)
+    people = draw_employees(rng, units, employees, day, place)
+    subs, devices = draw_subscriptions_and_devices(rng, units, people, day, place)
     return Town(
+        place=place,
         units=units,
         cost_centres=cost_centres(units),
         phone_models=phone_models(),

@@ -10,17 +10,18 @@ import pandas as pd
 from telefoni.demo import names
 from telefoni.demo.frames import nullable_ids
 from telefoni.demo.organisation import FORVALTNINGAR, Forvaltning, UnitTemplate
+from telefoni.demo.places import Place
 
 EMPLOYEES_PER_UNIT: Final = 25
 
 
-def draw_units(rng: np.random.Generator, employees: int) -> pd.DataFrame:
+def draw_units(rng: np.random.Generator, employees: int, town: Place) -> pd.DataFrame:
     """Förvaltningar first (the kommunledning at row 0), then their enheter."""
     n_enheter = max(10, round(employees / EMPLOYEES_PER_UNIT)) - len(FORVALTNINGAR)
     per_forv = _largest_remainder(n_enheter, np.array([f.share for f in FORVALTNINGAR]))
-    rows = [_forvaltning_row(rng, fi, f) for fi, f in enumerate(FORVALTNINGAR)]
+    rows = [_forvaltning_row(rng, fi, f, town) for fi, f in enumerate(FORVALTNINGAR)]
     for fi, f in enumerate(FORVALTNINGAR):
-        rows += _enhet_rows(rng, fi, f, int(per_forv[fi]))
+        rows += _enhet_rows(rng, fi, f, int(per_forv[fi]), town)
     units = pd.DataFrame(rows)
     ids = np.arange(1, len(units) + 1)
     units.insert(0, "id", ids)
@@ -48,16 +49,18 @@ def _largest_remainder(total: int, shares: np.ndarray) -> np.ndarray:
     return counts
 
 
-def _address(rng: np.random.Generator, place: str | None) -> str:
+def _address(rng: np.random.Generator, place: str | None, town: Place) -> str:
     street = names.STREETS[int(rng.integers(len(names.STREETS)))]
     number = int(rng.integers(1, 60))
-    if place in names.PLACES:
-        return f"{street} {number}, 694 {60 + names.PLACES.index(place)} {place}"
-    return f"{street} {number}, 694 {int(rng.integers(30, 40))} {names.TOWN}"
+    if place in town.districts:
+        return f"{street} {number}, {town.postcode} {60 + town.districts.index(place)} {place}"
+    return f"{street} {number}, {town.postcode} {int(rng.integers(30, 40))} {town.town}"
 
 
-def _forvaltning_row(rng: np.random.Generator, fi: int, f: Forvaltning) -> dict[str, Any]:
-    address = names.TOWN_HALL_ADDRESS if fi == 0 else _address(rng, None)
+def _forvaltning_row(
+    rng: np.random.Generator, fi: int, f: Forvaltning, town: Place
+) -> dict[str, Any]:
+    address = town.town_hall_address if fi == 0 else _address(rng, None, town)
     return {
         "name": f.name,
         "parent": -1,
@@ -71,23 +74,26 @@ def _forvaltning_row(rng: np.random.Generator, fi: int, f: Forvaltning) -> dict[
     }
 
 
-def _enhet_rows(rng: np.random.Generator, fi: int, f: Forvaltning, k: int) -> list[dict[str, Any]]:
+def _enhet_rows(
+    rng: np.random.Generator, fi: int, f: Forvaltning, k: int, town: Place
+) -> list[dict[str, Any]]:
     """`k` enheter of förvaltning `fi`: each of its kinds once, then kinds drawn by weight."""
+    fills = names.fills(town.districts)
     t_count = len(f.templates)
     weights = np.array([t.weight for t in f.templates], dtype=float)
     picks = list(range(min(k, t_count)))
     picks += rng.choice(t_count, size=max(0, k - t_count), p=weights / weights.sum()).tolist()
     seen: dict[int, int] = {}
     fill_orders = {
-        ti: rng.permutation(len(names.FILLS[t.fill])) for ti, t in enumerate(f.templates) if t.fill
+        ti: rng.permutation(len(fills[t.fill])) for ti, t in enumerate(f.templates) if t.fill
     }
     rows: list[dict[str, Any]] = []
     for ti in picks:
         t = f.templates[ti]
         nth = seen.get(ti, 0)
         seen[ti] = nth + 1
-        name, place = _enhet_name(t, nth, fill_orders.get(ti))
-        address = names.TOWN_HALL_ADDRESS if fi == 0 and not t.fill else _address(rng, place)
+        name, place = _enhet_name(t, nth, fill_orders.get(ti), fills, town.town)
+        address = town.town_hall_address if fi == 0 and not t.fill else _address(rng, place, town)
         rows.append(
             {
                 "name": name,
@@ -104,17 +110,23 @@ def _enhet_rows(rng: np.random.Generator, fi: int, f: Forvaltning, k: int) -> li
     return rows
 
 
-def _enhet_name(t: UnitTemplate, nth: int, fill_order: np.ndarray | None) -> tuple[str, str | None]:
+def _enhet_name(
+    t: UnitTemplate,
+    nth: int,
+    fill_order: np.ndarray | None,
+    fills: dict[str, tuple[str, ...]],
+    town: str,
+) -> tuple[str, str | None]:
     """The `nth` enhet of a kind ("Björkviksskolan", "Förskolan Ekorren 2") and its place."""
     place: str | None = None
     if t.fill:
         assert fill_order is not None
-        values = names.FILLS[t.fill]
+        values = fills[t.fill]
         place = values[int(fill_order[nth % len(values)])]
-        name = t.pattern.format(place)
+        name = t.pattern.format(place, town=town)
         lap = nth // len(values)
     else:
-        name, lap = t.pattern, nth
+        name, lap = t.pattern.format(town=town), nth
     if lap:
         name = f"{name} {lap + 1}"
     return name, place

@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +19,9 @@ from sqlalchemy.orm import Session
 from models.onboarding import OnboardingOrder, OrderStatus
 from models.onboarding_forms import OrderRequest
 from models.ordering import luhn_digit
+from models.personnummer import PersonnummerVault
+from models.register import Employee
+from tests import factories
 from tests.factories import Workplace
 
 
@@ -108,3 +113,68 @@ def delivery(n: int) -> dict[str, str]:
         "imei": imei + luhn_digit(imei),
         "sim": iccid + luhn_digit(iccid),
     }
+
+
+# Two municipalities of one installation, as a file of municipalities describes them: each
+# with its own sender, signature, addresses, deputies, deadline and reminder interval.
+MUNICIPALITIES = """
+[kommun.hallsberg]
+name = "Hallsbergs kommun"
+mail_from = "telefoni@hallsberg.example"
+signature = "Kommunledningskontoret, Hallsbergs kommun"
+contact_centre_email = "kontaktcenter@hallsberg.example"
+ordering_function_email = "bestallning@hallsberg.example"
+hr_export_path = "hr-hallsberg.csv"
+approval_deputies = ["D-HAL"]
+approval_deadline_days = 7
+approval_reminder_hours = 24
+
+[kommun.laxa]
+name = "Laxå kommun"
+mail_from = "telefoni@laxa.example"
+signature = "Kommunstyrelsens förvaltning, Laxå kommun"
+contact_centre_email = "kontaktcenter@laxa.example"
+ordering_function_email = "bestallning@laxa.example"
+hr_export_path = "hr-laxa.csv"
+approval_deputies = ["D-LAX"]
+approval_deadline_days = 14
+approval_reminder_hours = 72
+"""
+
+
+def municipalities_file(folder: Path) -> Path:
+    path = folder / "kommuner.toml"
+    path.write_text(MUNICIPALITIES, encoding="utf-8")
+    return path
+
+
+@dataclass(frozen=True)
+class TwoPlaces:
+    """A workplace in Hallsberg and one in Laxå whose employee numbers collide: each one's
+    first employee has the same number, and Laxå's non-manager (`b.other_manager`) has the
+    number of Hallsberg's manager."""
+
+    a: Workplace  # Hallsberg
+    b: Workplace  # Laxå
+
+    @property
+    def shared(self) -> str:
+        return self.a.staff[0]
+
+
+def two_places(session: Session, vault: PersonnummerVault) -> TwoPlaces:
+    a_id = factories.municipality(session, "hallsberg", "Hallsbergs kommun")
+    b_id = factories.municipality(session, "laxa", "Laxå kommun")
+    a = factories.workplace(session, vault, staff=2, municipality_id=a_id)
+    b = factories.workplace(session, vault, staff=2, municipality_id=b_id)
+    renamed = {b.staff[0]: a.staff[0], b.other_manager: a.manager}
+    for person in session.scalars(
+        select(Employee).where(
+            Employee.municipality_id == b_id, Employee.employee_number.in_(renamed)
+        )
+    ):
+        person.employee_number = renamed[person.employee_number]
+        person.first_name = "Britta"  # nobody in Hallsberg has the name
+    session.flush()
+    b = replace(b, staff=(a.staff[0], *b.staff[1:]), other_manager=a.manager)
+    return TwoPlaces(a, b)

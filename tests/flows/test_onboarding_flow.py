@@ -85,13 +85,13 @@ def test_approved_order_is_ordered_delivered_registered_and_told(
 
     sent = {m.template + ":" + m.business_key.split(":")[0]: m for m in mails(flow_db)}
     to_operator = sent["operatorsbestallning:" + order.operator_key.split(":")[0]]  # type: ignore[union-attr]
-    assert to_operator.recipient == get_settings().ordering_function_email
+    assert to_operator.recipient == get_settings().home.ordering_function_email
     assert "Ritverktyg Pro" in to_operator.body_text
     assert "Kartor Plus" not in to_operator.body_text  # not approved: not ordered (§4.2.4)
     welcome = sent[f"{notices.PHONE_READY}:onboarding-welcome"]
     assert "lösenkod på minst fyra siffror" in welcome.body_text  # §7.2
     to_contact_centre = sent[f"{notices.NEW_NUMBERS}:onboarding-directory"]
-    assert to_contact_centre.recipient == get_settings().contact_centre_email
+    assert to_contact_centre.recipient == get_settings().home.contact_centre_email
     assert f"{notices.APPROVAL_REQUEST}:onboarding-approval" in sent
 
     assert story(flow_db, order.reference) == STORY
@@ -148,7 +148,7 @@ def asked_earlier(engine: Engine, by: timedelta) -> None:
 def test_no_decision_by_the_deadline_rejects_automatically(flow_db: Engine, wp: Workplace) -> None:
     run = Background(onboarding_order, order_for(wp))
     wait_for_pause(flow_db, OrderStatus.AWAITING_APPROVAL)
-    deadline = timedelta(days=get_settings().approval_deadline_days)
+    deadline = timedelta(days=get_settings().home.approval_deadline_days)
     asked_earlier(flow_db, deadline + timedelta(minutes=1))  # the deadline passed a minute ago
     assert onboarding_watch() == {"återupptagna körningar": 1}
     result = run.join()

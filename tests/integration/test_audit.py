@@ -17,8 +17,11 @@ from sqlalchemy.orm import Session
 
 from models import audit
 from models.audit import Actor, AuditEvent, AuditRecord, event_hash
+from models.base import utcnow
+from models.register import Municipality
 from telefoni.core import migrate
 from telefoni.core.db import RegisterRuleViolation
+from tests import factories
 from tests.cli import telefoni
 from tests.conftest import ENGINES
 
@@ -266,6 +269,7 @@ def test_audit_show_gives_an_objects_history(
                 after={"titel": "=Enhetschef"},
                 reason="ändrad i HR-exporten",
                 rule="§3.1",
+                municipality_id=factories.municipality(session),
             )
             audit.record_many(session, records(3))  # about other objects
 
@@ -282,8 +286,130 @@ def test_audit_show_gives_an_objects_history(
         assert export.returncode == 0, export.stderr
         lines = path.read_text(encoding="utf-8-sig").splitlines()
         assert lines[0].split(";")[:3] == ["seq", "occurred_at", "actor_type"]
-        assert len(lines) == 2 and lines[0].endswith(";hash")
+        assert len(lines) == 2 and lines[0].endswith(";prev_hash;municipality_id;hash")
         assert '"{""titel"":""=Enhetschef""}"' in lines[1]  # JSON, never a formula
 
         nothing = telefoni("audit", "show", "--device", "999", engine=engine)
         assert nothing.returncode == 0 and "Inga händelser" in nothing.stdout
+
+
+TWO_MUNICIPALITIES = """
+[kommun.hallsberg]
+name = "Hallsbergs kommun"
+contact_centre_email = "kontaktcenter@hallsberg.example"
+hr_export_path = "hallsberg.csv"
+
+[kommun.laxa]
+name = "Laxå kommun"
+contact_centre_email = "kundtjanst@laxa.example"
+hr_export_path = "laxa.csv"
+"""
+
+
+@pytest.mark.parametrize("kind", ENGINES)
+def test_audit_show_kommun_shows_only_that_municipalitys_events(
+    kind: str,
+    make_empty_database: Callable[[str], AbstractContextManager[Engine]],
+    tmp_path: Path,
+) -> None:
+    """Two municipalities, each with its own A000101: each sees only its own person's story,
+    and a register's events from before municipalities are the first municipality's."""
+    settings_file = tmp_path / "kommuner.toml"
+    settings_file.write_text(TWO_MUNICIPALITIES, encoding="utf-8")
+    with make_empty_database(kind) as engine:
+        migrate.upgrade(engine)
+        with Session(engine) as session, session.begin():
+            audit.record(  # written before the register knew municipalities
+                session,
+                actor=Actor.system("directory-sync"),
+                action="directory.created",
+                object_type="employee",
+                object_id="A000101",
+                reason="Förr: Hallsbergs Hanna",
+            )
+            hallsberg = factories.municipality(session, "hallsberg", "Hallsbergs kommun")
+            session.get_one(Municipality, hallsberg).audit_through = 1
+            laxa = factories.municipality(session, "laxa", "Laxå kommun")
+            for where, who in ((hallsberg, "Hallsbergs Hanna"), (laxa, "Laxås Lars")):
+                audit.record(
+                    session,
+                    actor=Actor.system("directory-sync"),
+                    action="directory.updated",
+                    object_type="employee",
+                    object_id="A000101",
+                    reason=f"ändrad: {who}",
+                    municipality_id=where,
+                )
+            audit.record(  # the installation's own, nobody's people
+                session,
+                actor=Actor.system("relay"),
+                action="outbox.dead_letter",
+                object_type="outbox_message",
+                object_id="7",
+                reason="Installationens egen",
+            )
+
+        def show(*args: str) -> subprocess.CompletedProcess[str]:
+            return telefoni(
+                "audit",
+                "show",
+                *args,
+                engine=engine,
+                TELEFONI_MUNICIPALITIES_FILE=str(settings_file),
+            )
+
+        laxas = show("--employee", "A000101", "--kommun", "Laxå")
+        assert laxas.returncode == 0, laxas.stderr
+        assert "Laxås Lars" in laxas.stdout
+        assert "Hallsbergs Hanna" not in laxas.stdout and "Installationens" not in laxas.stdout
+
+        hallsbergs = show("--employee", "A000101", "--kommun", "hallsberg")
+        assert hallsbergs.returncode == 0, hallsbergs.stderr
+        assert "Förr: Hallsbergs Hanna" in hallsbergs.stdout
+        assert "ändrad: Hallsbergs Hanna" in hallsbergs.stdout
+        assert "Laxås Lars" not in hallsbergs.stdout
+
+        everything = show("--kommun", "laxa")
+        assert everything.returncode == 0, everything.stderr
+        assert "Laxås Lars" in everything.stdout
+        assert "Hanna" not in everything.stdout and "Installationens" not in everything.stdout
+
+        path = tmp_path / "laxa.csv"
+        export = show("--kommun", "laxa", "--csv", str(path))
+        assert export.returncode == 0, export.stderr
+        rows = path.read_text(encoding="utf-8-sig").splitlines()
+        assert len(rows) == 2 and "Laxås Lars" in rows[1] and "Hanna" not in rows[1]
+
+        unclear = show("--employee", "A000101")
+        assert unclear.returncode == 2
+        assert "ange vilken kommun det gäller (--kommun)" in unclear.stderr
+        assert "laxa (Laxå kommun)" in unclear.stderr
+        unknown = show("--employee", "A000101", "--kommun", "Lekeberg")
+        assert unknown.returncode == 2 and "'Lekeberg' finns inte här" in unknown.stderr
+
+        verified = telefoni(
+            "audit", "verify", engine=engine, TELEFONI_MUNICIPALITIES_FILE=str(settings_file)
+        )
+        assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_an_events_municipality_is_covered_by_its_hash() -> None:
+    """Moving an event to another municipality breaks the chain there; an event from before
+    municipalities (none) hashes as it did."""
+    (row,) = audit.chain(
+        [AuditRecord(Actor.system("x"), "a", "employee", "A1", municipality_id=2)],
+        last_seq=0,
+        last_hash=audit.GENESIS_HASH,
+        at=utcnow(),
+    )
+    assert event_hash(row) == row["hash"]
+    assert event_hash({**row, "municipality_id": 3}) != row["hash"]
+    assert event_hash({**row, "municipality_id": None}) != row["hash"]
+    (old,) = audit.chain(
+        [AuditRecord(Actor.system("x"), "a", "employee", "A1")],
+        last_seq=0,
+        last_hash=audit.GENESIS_HASH,
+        at=utcnow(),
+    )
+    without = {k: v for k, v in old.items() if k != "municipality_id"}
+    assert event_hash(without) == old["hash"]

@@ -29,6 +29,7 @@ from models.register import (
 from telefoni import demo
 from telefoni.core.settings import Settings, generate_key
 from telefoni.core.vault import vault_from
+from tests import factories
 
 TODAY = date(2025, 6, 2)
 SIZE = 300
@@ -40,8 +41,15 @@ def town() -> demo.Town:
 
 
 @pytest.fixture
-def loaded(session: Session, town: demo.Town, vault: PersonnummerVault) -> dict[str, int]:
-    counts = demo.load(session, town, vault=vault)
+def sjobacka(session: Session) -> int:
+    return factories.municipality(session, "sjobacka", "Sjöbacka kommun")
+
+
+@pytest.fixture
+def loaded(
+    session: Session, town: demo.Town, vault: PersonnummerVault, sjobacka: int
+) -> dict[str, int]:
+    counts = demo.load(session, town, vault=vault, municipality_id=sjobacka)
     session.flush()
     return counts
 
@@ -66,7 +74,7 @@ def test_counts_match_the_town(session: Session, town: demo.Town, loaded: dict[s
     }
     for model, frame in expected.items():
         assert _count(session, model) == len(frame), model.__tablename__
-    assert sum(loaded.values()) == sum(len(getattr(town, f.name)) for f in dataclasses.fields(town))
+    assert sum(loaded.values()) == sum(len(frame) for frame in town.frames().values())
     assert _count(session, OrgUnit) >= 10
 
 
@@ -219,20 +227,27 @@ def test_no_personnummer_in_clear(
             assert form not in blob
 
 
-def test_a_register_that_is_not_empty_is_refused(
-    session: Session, town: demo.Town, vault: PersonnummerVault, loaded: dict[str, int]
+def test_a_municipality_with_people_is_refused(
+    session: Session,
+    town: demo.Town,
+    vault: PersonnummerVault,
+    sjobacka: int,
+    loaded: dict[str, int],
 ) -> None:
-    with pytest.raises(demo.DemoError, match="registret är inte tomt"):
-        demo.load(session, town, vault=vault)
+    with pytest.raises(demo.DemoError, match=f"Sjöbacka kommun har redan {SIZE} anställda"):
+        demo.load(session, town, vault=vault, municipality_id=sjobacka)
 
 
 def test_later_inserts_get_fresh_ids(
-    session: Session, town: demo.Town, loaded: dict[str, int]
+    session: Session, town: demo.Town, sjobacka: int, loaded: dict[str, int]
 ) -> None:
-    unit = OrgUnit(code="U-NY", name="Nya enheten")
-    centre = CostCentre(code="KS-NY", name="Nya enheten")
+    unit = OrgUnit(code="U-NY", name="Nya enheten", municipality_id=sjobacka)
+    centre = CostCentre(code="KS-NY", name="Nya enheten", municipality_id=sjobacka)
     group = Subscription(
-        number="+46701740605", kind=SubscriptionKind.NON_PERSONAL, designation="Ny grupp"
+        number="+46701740605",
+        kind=SubscriptionKind.NON_PERSONAL,
+        designation="Ny grupp",
+        municipality_id=sjobacka,
     )
     session.add_all([unit, centre, group])
     session.flush()
@@ -241,8 +256,9 @@ def test_later_inserts_get_fresh_ids(
     assert group.id == len(town.subscriptions) + 1
 
 
-def test_a_tiny_town_loads(session: Session, vault: PersonnummerVault) -> None:
-    counts = demo.load(session, demo.generate(employees=3, today=TODAY), vault=vault)
+def test_a_tiny_town_loads(session: Session, vault: PersonnummerVault, sjobacka: int) -> None:
+    tiny = demo.generate(employees=3, today=TODAY)
+    counts = demo.load(session, tiny, vault=vault, municipality_id=sjobacka)
     session.flush()
     assert counts["anställda"] == 3
     assert _count(session, Employee) == 3
@@ -264,8 +280,8 @@ def test_vault_from_settings(tmp_path: Path) -> None:
 
 def test_same_seed_same_town_other_seed_other_town(town: demo.Town) -> None:
     again = demo.generate(employees=SIZE, seed=7, today=TODAY)
-    for f in dataclasses.fields(town):
-        pd.testing.assert_frame_equal(getattr(town, f.name), getattr(again, f.name))
+    for name, frame in town.frames().items():
+        pd.testing.assert_frame_equal(frame, again.frames()[name])
     other = demo.generate(employees=SIZE, seed=8, today=TODAY)
     assert not town.employees["personnummer"].equals(other.employees["personnummer"])
     assert not town.employees["email"].equals(other.employees["email"])

@@ -27,7 +27,7 @@ from tasks.onboarding import (
 )
 from tests import factories
 from tests.flows.onboarding_helpers import delivery
-from tests.integration.test_onboarding_ordering import CTX
+from tests.integration.test_onboarding_ordering import home_ctx
 
 RUN = "5b1f7c4e-0000-4000-8000-0000000000aa"
 ASKED = datetime(2027, 8, 2, 6, 0, tzinfo=UTC)  # 08:00 in Stockholm
@@ -37,7 +37,7 @@ FOOTER = "\n\n\n--\nDetta meddelande skickades automatiskt"  # after the last pa
 def the_whole_story(session: Session, vault: PersonnummerVault) -> tuple[list[int], str]:
     """One order from request to notices (the operator left out); its ids and the form text."""
     wp = factories.workplace(session, vault, staff=1)
-    ctx = replace(CTX, flow_run_id=RUN)
+    ctx = replace(home_ctx(session), flow_run_id=RUN)
     request = OrderRequest(
         employee_number=wp.staff[0],
         need_category=2,

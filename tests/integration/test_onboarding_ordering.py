@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -28,6 +29,16 @@ CTX = Context(
     municipality="Sjöbacka kommun",
     ui_url="http://127.0.0.1:4200",
 )
+
+
+def home_ctx(session: Session) -> Context:
+    """`CTX` for the orders of the builders' municipality (`factories.HOME`)."""
+    return replace(CTX, municipality_id=factories.municipality(session))
+
+
+def home_ctx_of(engine: Engine) -> Context:
+    with Session(engine) as session, session.begin():
+        return home_ctx(session)
 
 
 def approved_orders(engine: Engine, vault: PersonnummerVault, count: int) -> list[int]:
@@ -62,7 +73,9 @@ def test_thirty_percent_failing_calls_still_order_each_order_exactly_once(
     operator_api.stall_seconds = 0.4
     with HttpGateway(operator_api.url, None, timeout=0.2) as gateway:
         like_a_task(
-            lambda: place_orders(engine, ids, gateway, ctx=CTX, backoff=0.0, sleep=lambda _: None)
+            lambda: place_orders(
+                engine, ids, gateway, ctx=home_ctx_of(engine), backoff=0.0, sleep=lambda _: None
+            )
         )
 
     assert statuses(engine, ids) == [OrderStatus.ORDERED] * 200
@@ -83,7 +96,8 @@ from tasks.operator import HttpGateway
 from models.outbox import Sender
 from telefoni.core.db import make_engine
 ctx = Context(sender=Sender("t@sjobacka.example"), contact_centre_email="k@sjobacka.example",
-              municipality="Sjöbacka kommun", ui_url="http://127.0.0.1:4200")
+              municipality="Sjöbacka kommun", ui_url="http://127.0.0.1:4200",
+              municipality_id=int(sys.argv[4]))
 place_orders(make_engine(sys.argv[1]), [int(sys.argv[2])], HttpGateway(sys.argv[3], None, 120.0),
              ctx=ctx)
 """
@@ -97,7 +111,15 @@ def test_killed_after_sending_and_before_recording_the_rerun_sends_no_second_ord
     operator_api.stall_seconds = 60
     url = engine.url.render_as_string(hide_password=False)
     worker = subprocess.Popen(
-        [sys.executable, "-c", PLACE_ONE, url, str(order_id), operator_api.url],
+        [
+            sys.executable,
+            "-c",
+            PLACE_ONE,
+            url,
+            str(order_id),
+            operator_api.url,
+            str(home_ctx_of(engine).municipality_id),
+        ],
         cwd=PROJECT_ROOT,
         env={**os.environ},
         start_new_session=True,
@@ -116,7 +138,7 @@ def test_killed_after_sending_and_before_recording_the_rerun_sends_no_second_ord
 
     operator_api.stall_seconds = 0.1
     with HttpGateway(operator_api.url, None, timeout=5) as gateway:
-        assert place_orders(engine, [order_id], gateway, ctx=CTX) == 1
+        assert place_orders(engine, [order_id], gateway, ctx=home_ctx_of(engine)) == 1
 
     assert statuses(engine, [order_id]) == [OrderStatus.ORDERED]
     assert operator_api.received_count(key) == 1  # the re-run asked, and sent nothing

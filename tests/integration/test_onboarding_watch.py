@@ -14,7 +14,7 @@ from models.outbox import OutboxMessage
 from models.personnummer import PersonnummerVault
 from tasks.onboarding import ask_for_approval, watch_approvals
 from tests import factories
-from tests.integration.test_onboarding_ordering import CTX
+from tests.integration.test_onboarding_ordering import home_ctx
 
 
 def waiting_order(session: Session, vault: PersonnummerVault) -> OnboardingOrder:
@@ -43,20 +43,21 @@ def test_the_approver_is_reminded_then_the_order_rejected_at_the_deadline(
     session: Session, vault: PersonnummerVault
 ) -> None:
     order = waiting_order(session, vault)
+    ctx = home_ctx(session)
     asked = utcnow()
-    ask_for_approval(session, [order.id], ctx=CTX, now=asked)
+    ask_for_approval(session, [order.id], ctx=ctx, now=asked)
     assert len(approval_mails(session, order)) == 1
 
-    assert watch_approvals(session, ctx=CTX, now=asked + timedelta(hours=47)) == []
+    assert watch_approvals(session, ctx=ctx, now=asked + timedelta(hours=47)) == []
     assert len(approval_mails(session, order)) == 1  # not due yet
 
-    assert watch_approvals(session, ctx=CTX, now=asked + timedelta(hours=49)) == []
+    assert watch_approvals(session, ctx=ctx, now=asked + timedelta(hours=49)) == []
     reminders = approval_mails(session, order)
     assert len(reminders) == 2 and reminders[1].subject.startswith("Påminnelse")
-    watch_approvals(session, ctx=CTX, now=asked + timedelta(hours=50))
+    watch_approvals(session, ctx=ctx, now=asked + timedelta(hours=50))
     assert len(approval_mails(session, order)) == 2  # one reminder per interval
 
-    (resume,) = watch_approvals(session, ctx=CTX, now=asked + timedelta(days=14, minutes=1))
+    (resume,) = watch_approvals(session, ctx=ctx, now=asked + timedelta(days=14, minutes=1))
     assert resume.flow_run_id == order.flow_run_id
     assert resume.run_input["decision"] == "avslå"
     assert order.status is OrderStatus.REJECTED and order.decided_by == "system"
@@ -68,4 +69,4 @@ def test_the_approver_is_reminded_then_the_order_rejected_at_the_deadline(
         "onboarding.reminded",
         "onboarding.rejected",
     ]
-    assert watch_approvals(session, ctx=CTX, now=asked + timedelta(days=15)) == []
+    assert watch_approvals(session, ctx=ctx, now=asked + timedelta(days=15)) == []

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from email.utils import format_datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -414,6 +416,32 @@ def test_gateway_from_settings(operator_api: OperatorStandIn) -> None:
         assert not gw.place_order(Session(), make_order()).duplicate
     with pytest.raises(SettingsError, match="TELEFONI_OPERATOR_API_URL"):
         gateway_from(Settings(operator_gateway="http"))
+
+
+def test_each_municipality_orders_through_its_own_ordering_function_signed_by_it(
+    session: Session, tmp_path: Path
+) -> None:
+    from tasks.mail import from_header
+    from tests.flows.onboarding_helpers import municipalities_file
+
+    settings = Settings(operator_gateway="email", municipalities_file=municipalities_file(tmp_path))
+    for m in settings.municipalities:
+        order = replace(make_order(), idempotency_key=f"telefoni-onboarding-{m.code}")
+        with closing(gateway_from(settings, m)) as gw:
+            gw.place_order(session, order)
+        mail = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.business_key == order.idempotency_key)
+        ).one()
+        assert mail.recipient == m.ordering_function_email
+        assert from_header(mail.raw) == (f"Telefoni – {m.name}", str(m.mail_from))
+        assert m.signature
+        for text in (mail.body_text, mail.body_html):
+            assert m.signature in text
+            assert f"{m.name} beställer en mobiltelefon" in text
+        assert re.search(rf"\n  Kommun:\s+{m.name}\n", mail.body_text)
+        assert f'>Kommun</th><td style="padding: 2px 0;">{m.name}</td>' in mail.body_html
+        others = [o.name for o in settings.municipalities if o != m]
+        assert not any(name in mail.body_text for name in others)
 
 
 def test_nobody_listening_is_transient(no_db: Session) -> None:

@@ -120,6 +120,7 @@ def test_canary_appears_nowhere(
     person = factories.employee(session, vault, personnummer=CANARY)
     session.add(
         DirectoryEntry(
+            municipality_id=person.municipality_id,
             kind=SubscriptionKind.PERSONAL,
             employee_id=person.id,
             name=person.name,

@@ -52,23 +52,44 @@ def test_a_number_belongs_to_one_subscription(session: Session, owner: Employee)
     with refused(session, "uq_subscription_number", "telefonnummer"):
         session.add(
             Subscription(
-                number=first.number, kind=SubscriptionKind.NON_PERSONAL, designation="Reception"
+                municipality_id=factories.municipality(session),
+                number=first.number,
+                kind=SubscriptionKind.NON_PERSONAL,
+                designation="Reception",
             )
         )
 
 
 def test_an_imei_belongs_to_one_device(session: Session) -> None:
     model = factories.phone_model(session)
-    session.add(Device(model_id=model.id, imei="356938035643809"))
+    session.add(
+        Device(
+            municipality_id=factories.municipality(session),
+            model_id=model.id,
+            imei="356938035643809",
+        )
+    )
     session.flush()
     with refused(session, "uq_device_imei", "IMEI"):
-        session.add(Device(model_id=model.id, imei="356938035643809"))
+        session.add(
+            Device(
+                municipality_id=factories.municipality(session),
+                model_id=model.id,
+                imei="356938035643809",
+            )
+        )
 
 
 def test_imei_has_fifteen_digits(session: Session) -> None:
     model = factories.phone_model(session)
     with refused(session, "ck_device_imei_length", "15 siffror"):
-        session.add(Device(model_id=model.id, imei="3569380356"))
+        session.add(
+            Device(
+                municipality_id=factories.municipality(session),
+                model_id=model.id,
+                imei="3569380356",
+            )
+        )
 
 
 @pytest.mark.parametrize(
@@ -92,6 +113,7 @@ def test_personal_has_owner_and_non_personal_has_designation(
     with refused(session, "ck_subscription_personal_owner_designation", "§3.1", "benämning"):
         session.add(
             Subscription(
+                municipality_id=factories.municipality(session),
                 number=factories.number(),
                 kind=kind,
                 owner_id=owner.id if with_owner else None,
@@ -104,6 +126,7 @@ def test_both_kinds_are_accepted_when_well_formed(session: Session, owner: Emplo
     factories.personal_subscription(session, owner)
     session.add(
         Subscription(
+            municipality_id=factories.municipality(session),
             number=factories.number(),
             kind=SubscriptionKind.NON_PERSONAL,
             designation="Kundcenter Bygglov",
@@ -122,7 +145,10 @@ def test_number_must_be_e164(session: Session) -> None:
     with refused(session, "ck_subscription_number_e164", "E.164"):
         session.add(
             Subscription(
-                number="070-1234567", kind=SubscriptionKind.NON_PERSONAL, designation="Reception"
+                municipality_id=factories.municipality(session),
+                number="070-1234567",
+                kind=SubscriptionKind.NON_PERSONAL,
+                designation="Reception",
             )
         )
 
@@ -132,13 +158,17 @@ def test_non_personal_directory_entry_has_no_personal_fields(
 ) -> None:
     unit, cost_centre = place
     group = Subscription(
-        number=factories.number(), kind=SubscriptionKind.NON_PERSONAL, designation="Växeln"
+        municipality_id=unit.municipality_id,
+        number=factories.number(),
+        kind=SubscriptionKind.NON_PERSONAL,
+        designation="Växeln",
     )
     session.add(group)
     session.flush()
     with refused(session, "ck_directory_entry_personal_fields", "§3.1", "personnummer"):
         session.add(
             DirectoryEntry(
+                municipality_id=unit.municipality_id,
                 kind=SubscriptionKind.NON_PERSONAL,
                 subscription_id=group.id,
                 designation="Växeln",
@@ -157,6 +187,7 @@ def test_personal_directory_entry_needs_a_name(
     with refused(session, "ck_directory_entry_personal_fields", "§3.1"):
         session.add(
             DirectoryEntry(
+                municipality_id=unit.municipality_id,
                 kind=SubscriptionKind.PERSONAL,
                 employee_id=owner.id,
                 designation="Reception",
@@ -172,7 +203,7 @@ def test_a_person_is_registered_once(
 ) -> None:
     same_person = factories.fictional_personnummer(999_999)
     factories.employee(session, vault, personnummer=same_person)
-    with refused(session, "uq_employee_personnummer_hash", "personnummer"):
+    with refused(session, "uq_employee_municipality_id_personnummer_hash", "personnummer"):
         factories.employee(session, vault, personnummer=same_person)
 
 
@@ -189,3 +220,47 @@ def test_rule_error_never_shows_the_row(session: Session, vault: PersonnummerVau
     text = str(info.value) + repr(info.value) + str(info.value.__cause__ or "")
     assert "Hemligsson" not in text
     assert pnr.digits[2:] not in text
+
+
+def test_an_employee_number_is_unique_within_a_municipality_only(
+    session: Session, vault: PersonnummerVault
+) -> None:
+    laxa = factories.municipality(session, "laxa", "Laxå kommun")
+    here = factories.employee(session, vault, employee_number="A000123")
+    there = factories.employee(session, vault, employee_number="A000123", municipality_id=laxa)
+    assert here.id != there.id and here.municipality_id != there.municipality_id
+    with refused(
+        session, "uq_employee_municipality_id_employee_number", "anställningsnummer", "kommun"
+    ):
+        factories.employee(session, vault, employee_number="A000123", municipality_id=laxa)
+
+
+def test_one_person_may_work_for_two_municipalities(
+    session: Session, vault: PersonnummerVault
+) -> None:
+    laxa = factories.municipality(session, "laxa", "Laxå kommun")
+    pnr = factories.fictional_personnummer(777_777)
+    factories.employee(session, vault, personnummer=pnr)
+    factories.employee(session, vault, personnummer=pnr, municipality_id=laxa)
+    session.flush()
+
+
+def test_unit_codes_are_each_municipalitys_own(session: Session) -> None:
+    laxa = factories.municipality(session, "laxa", "Laxå kommun")
+    home = factories.municipality(session)
+    session.add_all(
+        [OrgUnit(code="U-SOC", name="Socialtjänst", municipality_id=m) for m in (home, laxa)]
+    )
+    session.flush()
+    with refused(session, "uq_org_unit_municipality_id_code", "organisationsenhet", "kommun"):
+        session.add(OrgUnit(code="U-SOC", name="Socialtjänst igen", municipality_id=laxa))
+
+
+def test_a_number_is_unique_across_municipalities(
+    session: Session, vault: PersonnummerVault, owner: Employee
+) -> None:
+    laxa = factories.municipality(session, "laxa", "Laxå kommun")
+    first = factories.personal_subscription(session, owner)
+    other = factories.employee(session, vault, municipality_id=laxa)
+    with refused(session, "uq_subscription_number", "telefonnummer"):
+        factories.personal_subscription(session, other, number=first.number)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import typer
 from typer.core import TyperGroup
@@ -48,3 +50,28 @@ def test_help_imports_no_heavy_module() -> None:
     assert run.returncode == 0, run.stderr
     loaded = {name.split(".")[0] for name in run.stdout.split()}
     assert sorted(loaded & set(HEAVY)) == []
+
+
+def test_a_bad_file_of_municipalities_stops_every_command_with_its_reason(tmp_path: Path) -> None:
+    bad = tmp_path / "kommuner.toml"
+    bad.write_text(
+        '[kommun.laxa]\nname = "Laxå kommun"\nhr_export_path = "laxa.csv"\n', encoding="utf-8"
+    )
+    env = {
+        **os.environ,
+        "TELEFONI_MUNICIPALITIES_FILE": str(bad),
+        "TELEFONI_DATA_DIR": str(tmp_path),
+    }
+    for command in (["audit", "verify"], ["db", "check"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "telefoni.cli", *command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 2, done.stderr
+        assert "Inställningarna går inte att använda" in done.stderr
+        assert "kommun 'laxa'" in done.stderr and "'contact_centre_email'" in done.stderr
+        assert "Traceback" not in done.stderr

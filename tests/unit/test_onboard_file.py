@@ -10,10 +10,12 @@ import pytest
 from telefoni.cli.onboard_file import (
     OrderFileError,
     OrderInputError,
+    municipality_of,
     order_from_options,
     parse_app,
     read_batch,
 )
+from telefoni.core.municipalities import MunicipalityError, MunicipalitySettings
 
 HEADER = "anstallningsnummer;behovskategori;modell;abonnemang;headset;data\n"
 PNR = "19850709-9805"  # fictional; typed into the wrong column by mistake
@@ -191,3 +193,74 @@ def test_file_problems_never_repeat_a_value(tmp_path: Path) -> None:
     path = write(tmp_path, HEADER + f"{PNR * 2};{PNR};{PNR};{PNR};{PNR};{PNR}\n")
     text = "\n".join(problems(path))
     assert "9805" not in text and "850709" not in text
+
+
+def kommun(code: str, name: str) -> MunicipalitySettings:
+    return MunicipalitySettings(
+        code=code,
+        name=name,
+        mail_from=f"telefoni@{code}.example",
+        contact_centre_email=f"kontaktcenter@{code}.example",
+        ordering_function_email=f"bestallning@{code}.example",
+        hr_export_path=Path(f"{code}.csv"),
+    )
+
+
+HALLSBERG, LAXA = kommun("hallsberg", "Hallsbergs kommun"), kommun("laxa", "Laxå kommun")
+BOTH = (HALLSBERG, LAXA)
+FOUND = {"E1": {"hallsberg"}, "E2": {"laxa"}, "E3": {"laxa"}, "E7": {"hallsberg", "laxa"}}
+
+
+@pytest.mark.parametrize(
+    ("municipalities", "asked", "numbers", "chosen"),
+    [
+        ((HALLSBERG,), None, ["E404"], HALLSBERG),  # one municipality: nothing to ask
+        (BOTH, "Laxå", ["E7"], LAXA),  # --kommun settles it
+        (BOTH, None, ["E2", "E3", "E2"], LAXA),  # every number only in Laxå
+        (BOTH, None, ["E1"], HALLSBERG),
+    ],
+)
+def test_the_municipality_of_the_orders(
+    municipalities: tuple[MunicipalitySettings, ...],
+    asked: str | None,
+    numbers: list[str],
+    chosen: MunicipalitySettings,
+) -> None:
+    assert municipality_of(municipalities, asked, numbers, FOUND) == chosen
+
+
+@pytest.mark.parametrize(
+    ("asked", "numbers", "message"),
+    [
+        (
+            None,
+            ["E1", "E7"],
+            "anställningsnumret E7 finns i flera kommuner (Hallsbergs kommun, Laxå kommun); "
+            "ange vilken kommun det gäller (--kommun)",
+        ),
+        (
+            None,
+            ["E1", "E2"],
+            "anställningsnumren finns i olika kommuner (Hallsbergs kommun, Laxå kommun); "
+            "en beställning gäller en kommun: ange vilken kommun det gäller (--kommun)",
+        ),
+        (
+            None,
+            ["E9"],
+            "anställningsnumret E9 finns inte i registret i någon kommun; ange vilken kommun "
+            "det gäller (--kommun); här finns hallsberg (Hallsbergs kommun), laxa (Laxå kommun)",
+        ),
+        (
+            "Askersund",
+            ["E1"],
+            "kommunen 'Askersund' finns inte här; här finns hallsberg (Hallsbergs kommun), "
+            "laxa (Laxå kommun)",
+        ),
+    ],
+)
+def test_when_the_numbers_do_not_settle_the_municipality_it_is_asked_for_in_swedish(
+    asked: str | None, numbers: list[str], message: str
+) -> None:
+    with pytest.raises(MunicipalityError) as caught:
+        municipality_of(BOTH, asked, numbers, FOUND)
+    assert str(caught.value) == message

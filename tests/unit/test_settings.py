@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from telefoni.core.municipalities import MunicipalityError
 from telefoni.core.settings import Settings, SettingsError, generate_key
 
 
@@ -80,4 +81,132 @@ def test_database_defaults_to_sqlite_in_the_data_folder(tmp_path: Path) -> None:
 
 def test_deputies_are_the_employee_numbers_without_spaces_around(tmp_path: Path) -> None:
     settings = Settings(data_dir=tmp_path, approval_deputies=[" E12", "E40 ", "E12"])
-    assert settings.deputies == frozenset({"E12", "E40"})
+    assert settings.kommun().deputies == frozenset({"E12", "E40"})
+
+
+# --- the municipalities served -----------------------------------------------------------------
+
+TWO = """
+[kommun.hallsberg]
+name = "Hallsbergs kommun"
+contact_centre_email = "kontaktcenter@hallsberg.example"
+hr_export_path = "hr/hallsberg.csv"
+approval_deputies = ["H100"]
+signature = "Kommunledningskontoret, Hallsbergs kommun"
+
+[kommun.laxa]
+name = "Laxå kommun"
+contact_centre_email = "kundtjanst@laxa.example"
+hr_export_path = "/srv/hr/laxa.csv"
+mail_from = "telefoni@laxa.example"
+sync_max_removal_count = 10
+"""
+
+
+def _file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "kommuner.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_todays_variables_mean_one_municipality(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        municipality="Askersunds kommun",
+        contact_centre_email="kc@askersund.example",
+        approval_deputies=["A1"],
+        sync_max_removal_count=7,
+    )
+    (only,) = settings.municipalities
+    assert (only.code, only.name) == ("askersund", "Askersunds kommun")
+    assert only.contact_centre_email == "kc@askersund.example"
+    assert only.deputies == {"A1"} and only.sync_max_removal_count == 7
+    assert settings.kommun() is only and settings.kommun("Askersund") is only
+    assert settings.home is only
+
+
+def test_a_file_of_municipalities_each_with_its_own_and_the_rest_from_the_variables(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        municipalities_file=_file(tmp_path, TWO),
+        mail_from="telefoni@sydnarke.example",
+        approval_deadline_days=10,
+    )
+    hallsberg, laxa = settings.municipalities
+    assert settings.home is hallsberg
+    assert hallsberg.hr_export_path == tmp_path / "hr" / "hallsberg.csv"  # beside the file
+    assert laxa.hr_export_path == Path("/srv/hr/laxa.csv")
+    assert hallsberg.mail_from == "telefoni@sydnarke.example"  # from TELEFONI_MAIL_FROM
+    assert laxa.mail_from == "telefoni@laxa.example"
+    assert (hallsberg.approval_deadline_days, laxa.approval_deadline_days) == (10, 10)
+    assert (hallsberg.deputies, laxa.deputies) == (frozenset({"H100"}), frozenset())
+    assert laxa.sync_max_removal_count == 10 and hallsberg.sync_max_removal_count == 50
+    assert hallsberg.signature == "Kommunledningskontoret, Hallsbergs kommun"
+    assert laxa.sender_name == "Telefoni – Laxå kommun"
+    for asked in ("laxa", "Laxå", "laxå kommun", " Laxå kommun "):
+        assert settings.kommun(asked) is laxa
+
+
+def test_with_several_the_municipality_must_be_named_and_known(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, municipalities_file=_file(tmp_path, TWO))
+    with pytest.raises(MunicipalityError, match="ange vilken kommun") as missing:
+        settings.kommun(None)
+    assert "hallsberg (Hallsbergs kommun)" in str(missing.value)
+    assert "laxa (Laxå kommun)" in str(missing.value)
+    with pytest.raises(MunicipalityError, match="'Lekeberg' finns inte här"):
+        settings.kommun("Lekeberg")
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        pytest.param(
+            ('contact_centre_email = "kundtjanst@laxa.example"\n', ""),
+            ["kommun 'laxa'", "'contact_centre_email'", "kontaktcenters adress", "saknas"],
+            id="missing-contact-centre",
+        ),
+        pytest.param(
+            ('"kundtjanst@laxa.example"', '"kundtjanst"'),
+            ["kommun 'laxa'", "'contact_centre_email'", "kontaktcenters adress"],
+            id="bad-address",
+        ),
+        pytest.param(
+            ("sync_max_removal_count = 10", "sync_max_removal_count = -1"),
+            ["kommun 'laxa'", "'sync_max_removal_count'", "bromsens antal"],
+            id="negative-brake",
+        ),
+        pytest.param(
+            ("sync_max_removal_count = 10", "contact_center_email = 'x@y.example'"),
+            ["kommun 'laxa'", "okänt fält 'contact_center_email'", "contact_centre_email"],
+            id="misspelt-field",
+        ),
+        pytest.param(
+            ('"/srv/hr/laxa.csv"', '"hr/hallsberg.csv"'),
+            ["'hallsberg' och 'laxa'", "samma HR-export"],
+            id="shared-export",
+        ),
+        pytest.param(
+            ("[kommun.laxa]", '[kommun."Laxå"]'),
+            ["kommun 'Laxå'", "'code'", "små bokstäver"],
+            id="bad-code",
+        ),
+        pytest.param(("[kommun.laxa]", "[kommun.laxa"), ["TOML"], id="not-toml"),
+    ],
+)
+def test_a_bad_file_of_municipalities_is_refused_at_start_naming_the_municipality_and_field(
+    tmp_path: Path, change: tuple[str, str], words: list[str]
+) -> None:
+    path = _file(tmp_path, TWO.replace(*change))
+    with pytest.raises(SettingsError) as info:
+        Settings(data_dir=tmp_path, municipalities_file=path)
+    message = str(info.value)
+    assert message.startswith(str(path))
+    for word in words:
+        assert word in message
+
+
+def test_a_missing_file_of_municipalities_is_named(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"kommuner\.toml: filen med kommuner finns inte"):
+        Settings(data_dir=tmp_path, municipalities_file=tmp_path / "kommuner.toml")

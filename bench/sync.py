@@ -54,7 +54,7 @@ With `--municipalities N` (issue #14: "four municipalities of 25,000 employees a
 
 * (a) one municipality of `--employees` people (one size only) in a register of its own, and
 * (b) N municipalities of `--employees`/N each in one register (each its own town, seed and
-  export, every row in its municipality; tests/integration/towns.py loads them side by side),
+  export, every row in its municipality; demo.load puts each beside the others),
 
 each export with `--changed` of its rows given a new title. Each round syncs (a) on a fresh
 copy of its register, one process, then (b) on a fresh copy of its own, N processes started
@@ -75,6 +75,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -135,7 +136,6 @@ def setup(url: str, folder: str, employees: str, share: str) -> dict[str, object
     from telefoni import demo
     from telefoni.core import migrate
     from telefoni.core.db import make_engine, session_factory
-    from tests.integration.towns import load_town
 
     folder_path, size = Path(folder), int(employees)
     engine = make_engine(url)
@@ -143,7 +143,7 @@ def setup(url: str, folder: str, employees: str, share: str) -> dict[str, object
     t0 = time.perf_counter()
     town = demo.generate(employees=size, seed=SEED, today=TODAY)
     with session_factory(engine).begin() as session:
-        load_town(session, town, vault=_vault(), municipality_id=_municipality(session, CODE))
+        demo.load(session, town, vault=_vault(), municipality_id=_municipality(session, CODE))
     _analyze(engine)
     t1 = time.perf_counter()
 
@@ -214,7 +214,6 @@ def setup_many(url: str, folder: str, spec: str) -> dict[str, object]:
     from telefoni import demo
     from telefoni.core import migrate
     from telefoni.core.db import make_engine, session_factory
-    from tests.integration.towns import load_town
 
     wanted, share = json.loads(spec)
     engine = make_engine(url)
@@ -222,9 +221,11 @@ def setup_many(url: str, folder: str, spec: str) -> dict[str, object]:
     t0 = time.perf_counter()
     exports = {}
     for k, (code, employees) in enumerate(wanted):
-        town = demo.generate(employees=int(employees), seed=SEED + k, today=TODAY)
+        # Each its own town: seed, numbers and phones (demo.Place's block).
+        place = replace(demo.SJOBACKA, name=f"{code.capitalize()} kommun", code=code, block=k)
+        town = demo.generate(employees=int(employees), seed=SEED + k, today=TODAY, place=place)
         with session_factory(engine).begin() as session:
-            load_town(session, town, vault=_vault(), municipality_id=_municipality(session, code))
+            demo.load(session, town, vault=_vault(), municipality_id=_municipality(session, code))
         path = Path(folder) / f"hr-{code}.csv"
         exports[code] = {
             "path": str(path),

@@ -36,7 +36,6 @@ from telefoni.core.locks import exclusive_run
 from telefoni.core.settings import get_settings
 from telefoni.core.vault import vault_from
 from tests import factories
-from tests.integration.towns import load_town
 
 
 @pytest.fixture
@@ -45,7 +44,7 @@ def hr_file(flow_db: Engine, tmp_path: Path) -> Path:
     town = demo.generate(employees=120, seed=3, today=date.today())
     with Session(flow_db) as session, session.begin():
         home = factories.municipality(session)
-        load_town(session, town, vault=vault_from(get_settings()), municipality_id=home)
+        demo.load(session, town, vault=vault_from(get_settings()), municipality_id=home)
     frame = demo.hr_export_frame(town)
     frame.loc[4, "titel"] = "Telefonansvarig"
     path = tmp_path / "hr-export.csv"
@@ -155,13 +154,13 @@ def test_each_municipalitys_run_reads_its_own_export(
     vault = vault_from(get_settings())
     towns = {
         "hallsberg": demo.generate(employees=60, seed=3),
-        "laxa": demo.generate(employees=60, seed=4),
+        "laxa": demo.generate(employees=60, seed=4, place=demo.ALVNAS),
     }
     ids = {}
     with Session(flow_db) as session, session.begin():
         for code, town in towns.items():
             ids[code] = factories.municipality(session, code, get_settings().kommun(code).name)
-            load_town(session, town, vault=vault, municipality_id=ids[code])
+            demo.load(session, town, vault=vault, municipality_id=ids[code])
     for code, town in towns.items():
         frame = demo.hr_export_frame(town)
         frame.loc[2, "titel"] = f"Ny titel i {code}"

@@ -49,7 +49,6 @@ from telefoni import demo
 from tests import factories
 from tests.cli import telefoni
 from tests.integration.smtp_server import SmtpServer
-from tests.integration.towns import load_town
 
 TODAY = date(2026, 11, 28)
 EMPLOYEES = 300
@@ -105,7 +104,7 @@ def town(relay_db: Engine, tmp_path: Path) -> Iterator[Town]:
     generated = demo.generate(employees=EMPLOYEES, seed=7, today=TODAY)
     with Session(relay_db) as session, session.begin():
         home = factories.municipality(session)
-        load_town(session, generated, vault=vault, municipality_id=home)
+        demo.load(session, generated, vault=vault, municipality_id=home)
     where = SyncMunicipality(id=home, code=factories.HOME[0], name=factories.HOME[1])
     yield Town(relay_db, demo.hr_export_frame(generated), tmp_path, vault, keys, where)
 

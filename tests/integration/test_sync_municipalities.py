@@ -42,7 +42,6 @@ from telefoni import demo
 from tests import factories
 from tests.cli import telefoni
 from tests.integration.smtp_server import SmtpServer
-from tests.integration.towns import load_town
 
 TODAY = date(2026, 11, 28)
 EMPLOYEES = 200
@@ -129,10 +128,11 @@ def two(relay_db: Engine, tmp_path: Path) -> Iterator[Register]:
     vault = PersonnummerVault(encryption_key=keys[0], lookup_key=keys[1])
     where, exports = {}, {}
     with Session(relay_db) as session, session.begin():
-        for seed, (code, name) in enumerate(NAMES.items(), start=7):
-            town = demo.generate(employees=EMPLOYEES, seed=seed, today=TODAY)
+        for (code, name), place in zip(NAMES.items(), (demo.SJOBACKA, demo.ALVNAS), strict=True):
+            # Two demo towns of their own numbers and phones, drawn from seeds of their own.
+            town = demo.generate(employees=EMPLOYEES, seed=place.seed + 6, today=TODAY, place=place)
             mid = factories.municipality(session, code, name)
-            load_town(session, town, vault=vault, municipality_id=mid)
+            demo.load(session, town, vault=vault, municipality_id=mid)
             where[code] = SyncMunicipality(id=mid, code=code, name=name)
             exports[code] = demo.hr_export_frame(town)
     yield Register(relay_db, tmp_path, vault, keys, where, exports)
@@ -471,7 +471,8 @@ def test_each_contact_centre_is_told_only_of_its_own_people(
         assert f"telefoni@{code}.example" in str(message["From"])
         assert set(workbook_rows(message)) == expected[code]
         text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-        assert NAMES[code] in text and NAMES[other] not in text
+        assert f"uppdaterat kunddatabasen för {NAMES[code]}" in text
+        assert NAMES[other] not in text
         for _, name, _ in expected[other]:
             assert name not in text, (code, name)
     with Session(two.engine) as session:

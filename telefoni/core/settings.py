@@ -40,7 +40,12 @@ class SettingsError(RuntimeError):
 
 
 class Settings(BaseSettings):
-    """Everything the system can be told about its surroundings."""
+    """Everything the system can be told about its surroundings.
+
+    The fields a municipality has of its own (`MunicipalitySettings`: mail_from, the contact
+    centre's and ordering function's addresses, the HR export, the brake, the approval
+    deputies and deadlines) are read only through `kommun`: here they describe the one
+    municipality, or are what the municipalities of a file leave out."""
 
     model_config = SettingsConfigDict(env_prefix="TELEFONI_", extra="ignore")
 
@@ -156,21 +161,8 @@ class Settings(BaseSettings):
         return choose(self._municipalities, asked)
 
     @property
-    def deputies(self) -> frozenset[str]:
-        """The approval deputies' employee numbers, as written but for spaces around them."""
-        return frozenset(d.strip() for d in self.approval_deputies)
-
-    @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
-
-    @property
-    def mail_domain(self) -> str:
-        return str(self.mail_from).rsplit("@", 1)[1]
-
-    @property
-    def sender_name(self) -> str:
-        return f"Telefoni – {self.municipality}"
 
     def personnummer_keys(self) -> tuple[bytes, bytes]:
         """The (encryption, lookup) keys; in development a local key file is made once."""

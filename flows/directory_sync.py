@@ -4,7 +4,6 @@ side, two of the same never (the sync's lock per municipality)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 from prefect import State, flow
@@ -12,74 +11,9 @@ from prefect.runtime import flow_run
 from prefect.states import Cancelled
 
 from models.audit import Actor
-from models.directory_sync import BrakeLimits
-from models.hr_export import HrExport
-from tasks.directory_sync import (
-    SyncAlreadyRunning,
-    SyncMunicipality,
-    SyncOptions,
-    SyncReport,
-    publish,
-    read_export,
-    sync_directory,
-)
-from telefoni.core.municipalities import MunicipalitySettings
-from telefoni.core.settings import Settings, get_settings
-from telefoni.core.tenancy import sender_of
-
-
-def options_from(
-    municipality: MunicipalitySettings,
-    municipality_id: int,
-    *,
-    dry_run: bool,
-    allow_mass_removal: bool,
-    reason: str | None,
-    actor: Actor,
-    flow_run_id: str | None,
-) -> SyncOptions:
-    """A run of ``municipality`` (its register id ``municipality_id``): its brake, its contact
-    centre, its sender."""
-    if allow_mass_removal and not (reason and reason.strip()):
-        raise ValueError("--allow-mass-removal kräver en anledning (--reason)")
-    m = municipality
-    return SyncOptions(
-        municipality=SyncMunicipality(id=municipality_id, code=m.code, name=m.name),
-        dry_run=dry_run,
-        allow_mass_removal=allow_mass_removal,
-        override_reason=reason,
-        limits=BrakeLimits(
-            max_removal_share=m.sync_max_removal_share,
-            max_removal_count=m.sync_max_removal_count,
-            max_shrink_share=m.sync_max_shrink_share,
-        ),
-        contact_centre_email=str(m.contact_centre_email),
-        sender=sender_of(m),
-        actor=actor,
-        flow_run_id=flow_run_id,
-    )
-
-
-def run_sync(
-    export: HrExport | Callable[[], HrExport],
-    settings: Settings,
-    options: SyncOptions,
-    *,
-    today: datetime | None = None,
-) -> SyncReport:
-    """The sync itself, outside Prefect too (the CLI uses it). ``export``: the export, or how
-    to read it (then the register is read meanwhile)."""
-    from telefoni.core.db import get_engine
-    from telefoni.core.vault import vault_from
-
-    now = today or datetime.now(settings.tz)
-    return sync_directory(
-        get_engine(settings.database_url),
-        export,
-        vault=vault_from(settings),
-        options=options,
-        today=now.date(),
-    )
+from tasks.directory_sync import SyncAlreadyRunning, SyncReport, options_from, run_sync
+from tasks.directory_sync.tasks import publish, read_export
+from telefoni.core.settings import get_settings
 
 
 def _run_name() -> str:

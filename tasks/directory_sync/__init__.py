@@ -1,7 +1,9 @@
 """The directory sync's I/O: read the register, apply a plan in one transaction, report it.
 
-`sync_directory` is the whole run as a plain function (the CLI and the flow both call it);
-the Prefect tasks wrap the reading of the file with retries, and the publishing of the report.
+`sync_directory` is the whole run as a plain function, `run_sync` the same from the settings
+(the CLI and the flow both call it); the Prefect tasks (`tasks.directory_sync.tasks`, not
+imported here: the CLI needs no Prefect) wrap the reading of the file with retries, and the
+publishing of the report.
 The plan itself is pure, in `models.directory_sync`. By stage:
 
     run.py       the run: one at a time per municipality, the register read beside the file,
@@ -16,15 +18,13 @@ The plan itself is pure, in `models.directory_sync`. By stage:
 """
 
 from tasks.directory_sync.matching import _unchanged_rows
-from tasks.directory_sync.options import LOCK_NAME, SyncMunicipality, SyncOptions
+from tasks.directory_sync.options import LOCK_NAME, SyncMunicipality, SyncOptions, options_from
 from tasks.directory_sync.register import directory_size, load_current, load_people, phone_numbers
 from tasks.directory_sync.report import SyncReport, summary_markdown
-from tasks.directory_sync.run import SyncAlreadyRunning, SyncBraked, sync_directory
-from tasks.directory_sync.tasks import HrFileMissing, publish, read_export
+from tasks.directory_sync.run import SyncAlreadyRunning, SyncBraked, run_sync, sync_directory
 
 __all__ = [
     "LOCK_NAME",
-    "HrFileMissing",
     "SyncAlreadyRunning",
     "SyncBraked",
     "SyncMunicipality",
@@ -34,9 +34,9 @@ __all__ = [
     "directory_size",
     "load_current",
     "load_people",
+    "options_from",
     "phone_numbers",
-    "publish",
-    "read_export",
+    "run_sync",
     "summary_markdown",
     "sync_directory",
 ]

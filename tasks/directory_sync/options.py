@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from models.audit import Actor
 from models.directory_sync import BrakeLimits
 from models.outbox import Sender
+from telefoni.core.municipalities import MunicipalitySettings
+from telefoni.core.tenancy import sender_of
 
 LOCK_NAME = "directory-sync"
 
@@ -39,3 +41,35 @@ class SyncOptions:
     sender: Sender = field(default_factory=lambda: Sender("telefoni@example.invalid"))
     actor: Actor = field(default_factory=lambda: Actor.system("directory-sync"))
     flow_run_id: str | None = None
+
+
+def options_from(
+    municipality: MunicipalitySettings,
+    municipality_id: int,
+    *,
+    dry_run: bool,
+    allow_mass_removal: bool,
+    reason: str | None,
+    actor: Actor,
+    flow_run_id: str | None,
+) -> SyncOptions:
+    """A run of ``municipality`` (its register id ``municipality_id``): its brake, its contact
+    centre, its sender."""
+    if allow_mass_removal and not (reason and reason.strip()):
+        raise ValueError("--allow-mass-removal kräver en anledning (--reason)")
+    m = municipality
+    return SyncOptions(
+        municipality=SyncMunicipality(id=municipality_id, code=m.code, name=m.name),
+        dry_run=dry_run,
+        allow_mass_removal=allow_mass_removal,
+        override_reason=reason,
+        limits=BrakeLimits(
+            max_removal_share=m.sync_max_removal_share,
+            max_removal_count=m.sync_max_removal_count,
+            max_shrink_share=m.sync_max_shrink_share,
+        ),
+        contact_centre_email=str(m.contact_centre_email),
+        sender=sender_of(m),
+        actor=actor,
+        flow_run_id=flow_run_id,
+    )

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
@@ -51,7 +51,10 @@ from tasks.directory_sync.register import (
 )
 from tasks.directory_sync.report import SyncReport, _notify, _record_run, _report
 from tasks.directory_sync.sql import _in_memory
+from telefoni.core.db import get_engine
 from telefoni.core.locks import exclusive_run
+from telefoni.core.settings import Settings
+from telefoni.core.vault import vault_from
 
 log = logging.getLogger(__name__)
 
@@ -360,4 +363,23 @@ def _record_override(session: Session, run: SyncRun, stop: str, options: SyncOpt
         rule="§3.1",
         flow_run_id=options.flow_run_id,
         municipality_id=options.municipality.id,
+    )
+
+
+def run_sync(
+    export: HrExport | Callable[[], HrExport],
+    settings: Settings,
+    options: SyncOptions,
+    *,
+    today: datetime | None = None,
+) -> SyncReport:
+    """The sync itself, outside Prefect too (the CLI uses it). ``export``: the export, or how
+    to read it (then the register is read meanwhile)."""
+    now = today or datetime.now(settings.tz)
+    return sync_directory(
+        get_engine(settings.database_url),
+        export,
+        vault=vault_from(settings),
+        options=options,
+        today=now.date(),
     )

@@ -34,11 +34,10 @@ def sync(
     hand)."""
     import getpass
 
-    from flows.directory_sync import options_from, run_sync
     from models.audit import Actor
     from models.directory_sync import SyncStatus
     from models.hr_export import HrFileError, read_hr_export
-    from tasks.directory_sync import SyncAlreadyRunning, summary_markdown
+    from tasks.directory_sync import SyncAlreadyRunning, options_from, run_sync, summary_markdown
     from telefoni.core.municipalities import MunicipalityError
     from telefoni.core.tenancy import municipality_id_of
 

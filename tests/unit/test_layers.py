@@ -105,7 +105,7 @@ def test_an_import_that_reaches_up_is_named(module: str, source: str, expected: 
     [
         ("tasks.outbox", "from models.outbox import enqueue\nfrom telefoni.core import db\n"),
         ("flows.onboarding", "from tasks.onboarding import approval\n"),
-        ("telefoni.cli", "from flows.directory_sync import run_sync\n"),
+        ("telefoni.cli", "from flows.directory_sync import directory_sync\n"),
         ("telefoni.core.vault", "from models.personnummer import PersonnummerVault\n"),
     ],
 )

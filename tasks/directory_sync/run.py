@@ -157,19 +157,37 @@ def _sync(
             source, export, digested, people, side, vault=vault, options=options, today=today
         )
 
-    def written(session: Session, ready: _Planned) -> SyncReport:
-        return _write(session, export, ready, side, vault=vault, options=options, today=today)
+    def written(session: Session, ready: _Planned, book: Future[bytes] | None) -> SyncReport:
+        return _write(session, export, ready, book, vault=vault, options=options, today=today)
 
     if early is None:  # an in-memory database: one connection, all in its transaction
         with Session(engine) as session, session.begin():
-            return written(session, planned(session, load_people(session, where)))
+            ready = planned(session, load_people(session, where))
+            return written(session, ready, _workbook(export, ready, side, options))
     seq, people = early.result()
     ready = planned(engine, people)
+    # The contact centre's workbook is made before the transaction begins: on SQLite the other
+    # municipalities' syncs wait for its write lock meanwhile.
+    book = _workbook(export, ready, side, options)
     with Session(engine) as session, session.begin():
         if _written_since(session, where, seq):
             log.info("Registret ändrades medan HR-exporten lästes och jämfördes; läser det igen.")
             ready = planned(session, load_people(session, where))
-        return written(session, ready)
+            book = _workbook(export, ready, side, options)
+        return written(session, ready, book)
+
+
+def _workbook(
+    export: HrExport, ready: _Planned, side: ThreadPoolExecutor, options: SyncOptions
+) -> Future[bytes] | None:
+    """The contact centre's XLSX of the plan, made on the side thread; None when the contact
+    centre is not told (nothing changed, the same file again, braked or a dry run)."""
+    the_plan = ready.plan
+    held = (ready.stop and not options.allow_mass_removal) or options.dry_run
+    if held or ready.identical or not (the_plan.has_changes or the_plan.rows_quarantined):
+        return None
+    report = _report(export, the_plan, ready.checked, SyncStatus.APPLIED, "")
+    return side.submit(changes_workbook, report.changes, report.quarantine)
 
 
 def _plan(
@@ -217,22 +235,19 @@ def _write(
     session: Session,
     export: HrExport,
     ready: _Planned,
-    side: ThreadPoolExecutor,
+    workbook: Future[bytes] | None,
     *,
     vault: PersonnummerVault,
     options: SyncOptions,
     today: date,
 ) -> SyncReport:
-    """The plan written (unless braked or a dry run), in the session's transaction."""
+    """The plan written (unless braked or a dry run), in the session's transaction;
+    ``workbook``: the contact centre's XLSX (`_workbook`), if it is told."""
     the_plan, checked, stop = ready.plan, ready.checked, ready.stop
     report = _report(export, the_plan, checked, SyncStatus.DRY_RUN, options.municipality.name)
     if _held_back(session, export, report, checked, stop, options):
         return report
     report.status = SyncStatus.APPLIED
-    tell = (the_plan.has_changes or the_plan.rows_quarantined) and not ready.identical
-    # The contact centre's workbook is made alongside the writes (it needs only the report):
-    # the database works while Python builds the XLSX.
-    workbook = side.submit(changes_workbook, report.changes, report.quarantine) if tell else None
     run = _record_run(session, export, report, options, checked)
     if stop:
         _record_override(session, run, stop, options)

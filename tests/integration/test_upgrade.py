@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from models import audit
 from models.audit import Actor, AuditRecord
+from models.base import Base
 from models.personnummer import PersonnummerVault
 from telefoni import demo
 from telefoni.core import migrate
@@ -25,19 +26,22 @@ from tests.cli import telefoni
 from tests.conftest import ENGINES
 
 BEFORE = "0007"  # the schema before municipalities
-OWNED = (
-    "org_unit",
-    "cost_centre",
-    "employee",
-    "subscription",
-    "device",
-    "accessory",
-    "directory_entry",
-    "onboarding_order",
-    "sync_run",
-    "hr_quarantine",
-)
-CATALOGUE = ("phone_model", "subscription_option")
+
+
+def _with_municipality(nullable: bool) -> tuple[str, ...]:
+    """The register's tables whose rows belong to one municipality (``nullable``: or to none,
+    the shared catalogue), as the models say."""
+    return tuple(
+        t.name
+        for t in Base.metadata.sorted_tables
+        if "municipality_id" in t.c
+        and t.c.municipality_id.nullable is nullable
+        and t.name != "audit_event"
+    )
+
+
+OWNED = _with_municipality(False)
+CATALOGUE = _with_municipality(True)
 
 
 def _tables(engine: Engine) -> dict[str, Table]:
@@ -151,6 +155,7 @@ def test_a_register_of_today_upgrades_with_everything_in_the_configured_municipa
         number, written = _fill_the_old_register(engine, vault)
         old = _tables(engine)
         before = {name: _rows(engine, old[name]) for name in (*OWNED, *CATALOGUE)}
+        assert len(OWNED) == 10 and set(CATALOGUE) == {"phone_model", "subscription_option"}
         assert all(before[name] for name in (*OWNED, *CATALOGUE)), "every table holds rows"
 
         upgraded = telefoni(

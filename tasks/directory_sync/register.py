@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from models.audit import AuditEvent, AuditHead
-from models.directory_sync import DIRECTORY_FIELDS, EMPLOYEE_FIELDS, SyncRun, SyncStatus, as_text
+from models.directory_sync import DIRECTORY_FIELDS, EMPLOYEE_FIELDS, as_text
 from models.register import (
     CostCentre,
     DirectoryEntry,
@@ -37,6 +37,7 @@ from models.register import (
     SubscriptionKind,
     SubscriptionStatus,
 )
+from models.sync_run import SyncRun, SyncStatus
 from tasks.directory_sync.sql import _driver_rows, _id_filters
 
 log = logging.getLogger(__name__)

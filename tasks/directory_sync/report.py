@@ -10,10 +10,11 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
-from models.directory_sync import FIELD_LABELS, HrQuarantine, SyncPlan, SyncRun, SyncStatus
+from models.directory_sync import FIELD_LABELS, SyncPlan
 from models.hr_export import HrExport, Validated
 from models.outbox import Attachment, enqueue
 from models.sync_report import XLSX_TYPE, summary_context
+from models.sync_run import HrQuarantine, SyncRun, SyncStatus
 from tasks.directory_sync.options import SyncOptions
 
 

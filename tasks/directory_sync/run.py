@@ -16,19 +16,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from models import audit
-from models.directory_sync import (
-    SyncPlan,
-    SyncRun,
-    SyncStatus,
-    brake,
-    desired_frame,
-    hr_digest_key,
-    plan,
-)
+from models.directory_sync import SyncPlan, brake, desired_frame, hr_digest_key, plan
 from models.hr_export import HrExport, Validated, distinct_values, no_gc, row_digests, validate
 from models.personnummer import Personnummer, PersonnummerVault
 from models.register import CostCentre, OrgUnit
 from models.sync_report import changes_workbook
+from models.sync_run import SyncRun, SyncStatus
 from tasks.directory_sync.apply import _apply
 from tasks.directory_sync.matching import (
     Matched,

@@ -35,8 +35,8 @@ def sync(
     import getpass
 
     from models.audit import Actor
-    from models.directory_sync import SyncStatus
     from models.hr_export import HrFileError, read_hr_export
+    from models.sync_run import SyncStatus
     from tasks.directory_sync import SyncAlreadyRunning, options_from, run_sync, summary_markdown
     from telefoni.core.municipalities import MunicipalityError
     from telefoni.core.tenancy import municipality_id_of

@@ -28,8 +28,8 @@ from sqlalchemy.orm import Session
 
 from flows.directory_sync import directory_sync
 from models.audit import AuditEvent
-from models.directory_sync import SyncRun, SyncStatus
 from models.outbox import OutboxMessage
+from models.sync_run import SyncRun, SyncStatus
 from tasks.directory_sync import SyncReport
 from telefoni import demo
 from telefoni.core.locks import exclusive_run

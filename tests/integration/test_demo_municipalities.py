@@ -403,6 +403,8 @@ def test_up_gives_each_municipality_without_people_its_town_and_hr_export(
     assert settings.municipalities[1].hr_export_path.stat().st_mtime_ns == before
 
 
+# The command's answers do not depend on the engine (the syncs' own tests run on both): one.
+@pytest.mark.parametrize("empty_engine", ["sqlite"], indirect=True)
 def test_telefoni_demo_asks_which_municipality_and_loads_only_that_one(
     tmp_path: Path, empty_engine: Engine
 ) -> None:

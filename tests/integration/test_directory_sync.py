@@ -22,7 +22,7 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
 from models.audit import Actor, AuditEvent, record, verify
-from models.directory_sync import BrakeLimits, HrQuarantine, SyncRun, SyncStatus, hr_digest_key
+from models.directory_sync import BrakeLimits, hr_digest_key
 from models.hr_export import HR_EXPORT_COLUMNS, HrExport, read_hr_export, row_digests
 from models.outbox import OutboxMessage, RetryPolicy, Sender
 from models.personnummer import PersonnummerVault, make_personnummer
@@ -34,6 +34,7 @@ from models.register import (
     SubscriptionKind,
     SubscriptionStatus,
 )
+from models.sync_run import HrQuarantine, SyncRun, SyncStatus
 from tasks.directory_sync import (
     SyncAlreadyRunning,
     SyncMunicipality,

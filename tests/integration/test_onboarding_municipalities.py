@@ -333,6 +333,8 @@ def run(*args: str) -> Result:
     return CliRunner().invoke(app, list(args))
 
 
+# The command's answers do not depend on the engine (the syncs' own tests run on both): one.
+@pytest.mark.parametrize("relay_db", ["sqlite"], indirect=True)
 def test_the_commands_take_the_municipality_where_the_employee_does_not_settle_it(
     cli: Engine, vault: PersonnummerVault
 ) -> None:

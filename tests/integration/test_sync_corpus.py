@@ -16,10 +16,11 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from models.audit import AuditEvent
-from models.directory_sync import BrakeLimits, SyncStatus
+from models.directory_sync import BrakeLimits
 from models.hr_export import HrFileError, read_hr_export
 from models.personnummer import PersonnummerVault
 from models.register import CostCentre, DirectoryEntry, OrgUnit
+from models.sync_run import SyncStatus
 from tasks.directory_sync import SyncMunicipality, SyncOptions, SyncReport, sync_directory
 from telefoni.core import migrate
 from tests import factories

@@ -129,27 +129,13 @@ def _schedules(
         if municipalities and KOMMUN not in parameters:
             runs = [(f"{slug}-{m.code}", {**parameters, KOMMUN: m.name}) for m in municipalities]
         active = bool(s.get("active", True))
-        for run_slug, run_parameters in runs:
-            if "cron" in s:
-                schedules.append(
-                    Cron(
-                        s["cron"],
-                        timezone=s.get("timezone"),
-                        active=active,
-                        parameters=run_parameters,
-                        slug=run_slug,
-                    )
-                )
-            elif "interval" in s:
-                schedules.append(
-                    Interval(
-                        s["interval"],
-                        timezone=s.get("timezone"),
-                        active=active,
-                        parameters=run_parameters,
-                        slug=run_slug,
-                    )
-                )
+        kind, every = (Cron, s["cron"]) if "cron" in s else (Interval, s.get("interval"))
+        if every is None:
+            continue
+        schedules.extend(
+            kind(every, timezone=s.get("timezone"), active=active, parameters=p, slug=run_slug)
+            for run_slug, p in runs
+        )
     return schedules
 
 

@@ -6,6 +6,7 @@ import itertools
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -24,6 +25,7 @@ from models.register import (
     SubscriptionKind,
     SubscriptionOption,
 )
+from telefoni.core.municipalities import MunicipalitySettings
 
 _seq = itertools.count(1)
 
@@ -221,3 +223,15 @@ def onboarding_order(
     session.add(order)
     session.flush()
     return order
+
+
+def municipality_settings(code: str, name: str) -> MunicipalitySettings:
+    """A municipality's settings, its addresses and HR export named after its code."""
+    return MunicipalitySettings(
+        code=code,
+        name=name,
+        mail_from=f"telefoni@{code}.example",
+        contact_centre_email=f"kontaktcenter@{code}.example",
+        ordering_function_email=f"bestallning@{code}.example",
+        hr_export_path=Path(f"/nowhere/{code}/hr-export.csv"),
+    )

@@ -33,7 +33,6 @@ from models.register import (
 )
 from telefoni import demo
 from telefoni.core import migrate
-from telefoni.core.municipalities import MunicipalitySettings
 from telefoni.core.settings import Settings, generate_key
 from telefoni.core.tenancy import municipality_id
 from telefoni.demo.places import MAX_BLOCKS
@@ -254,7 +253,7 @@ def test_a_municipality_with_people_is_refused_the_others_are_not(
     with pytest.raises(demo.DemoError, match="ange i vilken kommun"):
         demo.load(session, towns[1], vault=vault)
     third = factories.municipality(session, "tredje", "Tredje kommun")
-    place = demo.place_for(_municipality("tredje", "Tredje kommun"), 2)
+    place = demo.place_for(factories.municipality_settings("tredje", "Tredje kommun"), 2)
     counts = demo.load(
         session,
         demo.generate(employees=30, seed=3, today=TODAY, place=place),
@@ -271,7 +270,10 @@ def test_towns_of_different_places_never_share_a_number_imei_user_id_or_address(
     places = [
         demo.SJOBACKA,
         demo.ALVNAS,
-        *(demo.place_for(_municipality(f"k{i}", f"Kommun {i}"), i) for i in range(3)),
+        *(
+            demo.place_for(factories.municipality_settings(f"k{i}", f"Kommun {i}"), i)
+            for i in range(3)
+        ),
     ]
     built = [demo.generate(employees=3000, seed=1, today=TODAY, place=place) for place in places]
     for column, frame in (
@@ -350,7 +352,9 @@ def test_a_town_loads_into_a_register_from_before_municipalities_and_upgrades(
         for attr, model in OWN.items():
             assert _count(session, model, home.id) == len(getattr(town, attr)), attr
         # A second municipality's town after the upgraded one: ids and sequences go on.
-        second = municipality_id(session, _municipality("alvnas", "Älvnäs kommun"))
+        second = municipality_id(
+            session, factories.municipality_settings("alvnas", "Älvnäs kommun")
+        )
         other = demo.generate(employees=SMALL, seed=2, today=TODAY, place=demo.ALVNAS)
         demo.load(session, other, vault=vault, municipality_id=second)
         assert _count(session, Employee, second) == SMALL
@@ -450,17 +454,6 @@ def test_telefoni_demo_asks_which_municipality_and_loads_only_that_one(
         }
         first, second = people.values()
         assert first != second  # each municipality's own seed: other people
-
-
-def _municipality(code: str, name: str) -> MunicipalitySettings:
-    return MunicipalitySettings(
-        code=code,
-        name=name,
-        mail_from=f"telefoni@{code}.example",
-        contact_centre_email=f"kontaktcenter@{code}.example",
-        ordering_function_email=f"bestallning@{code}.example",
-        hr_export_path=Path(f"/nowhere/{code}.csv"),
-    )
 
 
 def _demo_settings(tmp_path: Path, engine: Engine) -> Settings:

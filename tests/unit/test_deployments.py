@@ -10,23 +10,11 @@ import pytest
 import yaml
 from prefect.utilities.schema_tools.validation import ValidationError, validate
 
-from telefoni.core.municipalities import MunicipalitySettings
 from telefoni.up import KOMMUN_HELP, PARAMETER_TITLES, load_deployments
+from tests import factories
 
-
-def _municipality(code: str, name: str) -> MunicipalitySettings:
-    return MunicipalitySettings(
-        code=code,
-        name=name,
-        mail_from=f"telefoni@{code}.example",
-        contact_centre_email=f"kontaktcenter@{code}.example",
-        ordering_function_email=f"bestallning@{code}.example",
-        hr_export_path=Path(f"/nowhere/{code}/hr-export.csv"),
-    )
-
-
-SJOBACKA = _municipality("sjobacka", "Sjöbacka kommun")
-ALVNAS = _municipality("alvnas", "Älvnäs kommun")
+SJOBACKA = factories.municipality_settings("sjobacka", "Sjöbacka kommun")
+ALVNAS = factories.municipality_settings("alvnas", "Älvnäs kommun")
 TWO = (SJOBACKA, ALVNAS)
 
 # Two small flows of our own: one that does one municipality's work, one that does not.

@@ -16,6 +16,7 @@ from telefoni.cli.onboard_file import (
     read_batch,
 )
 from telefoni.core.municipalities import MunicipalityError, MunicipalitySettings
+from tests import factories
 
 HEADER = "anstallningsnummer;behovskategori;modell;abonnemang;headset;data\n"
 PNR = "19850709-9805"  # fictional; typed into the wrong column by mistake
@@ -195,18 +196,10 @@ def test_file_problems_never_repeat_a_value(tmp_path: Path) -> None:
     assert "9805" not in text and "850709" not in text
 
 
-def kommun(code: str, name: str) -> MunicipalitySettings:
-    return MunicipalitySettings(
-        code=code,
-        name=name,
-        mail_from=f"telefoni@{code}.example",
-        contact_centre_email=f"kontaktcenter@{code}.example",
-        ordering_function_email=f"bestallning@{code}.example",
-        hr_export_path=Path(f"{code}.csv"),
-    )
-
-
-HALLSBERG, LAXA = kommun("hallsberg", "Hallsbergs kommun"), kommun("laxa", "Laxå kommun")
+HALLSBERG, LAXA = (
+    factories.municipality_settings("hallsberg", "Hallsbergs kommun"),
+    factories.municipality_settings("laxa", "Laxå kommun"),
+)
 BOTH = (HALLSBERG, LAXA)
 FOUND = {"E1": {"hallsberg"}, "E2": {"laxa"}, "E3": {"laxa"}, "E7": {"hallsberg", "laxa"}}
 

@@ -161,12 +161,11 @@ def onboarding_batch(
 @flow(
     name="onboarding-watch",
     persist_result=False,
-    description="Påminner chefer om beställningar som väntar på beslut, avslår automatiskt vid "
-    "tidsfristen och hämtar leveranser från operatören, för varje kommun med dess egna "
-    "tidsfrister och adresser.",
+    description="Hämtar leveranser från operatören för beställningar som väntar på dem, för "
+    "varje kommun. (Påminnelser och tidsfrister för chefens beslut sköter reminders.)",
 )
 def onboarding_watch() -> dict[str, int]:
-    """Påminnelser, tidsfrister och leveranser för väntande beställningar i alla kommuner."""
+    """Leveranser från operatören för väntande beställningar i alla kommuner."""
     from tasks.onboarding import watch_task
 
     resumed = 0

@@ -103,7 +103,8 @@ class OnboardingOrder(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decision_comment: Mapped[str | None] = mapped_column(Text)
     approval_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)  # before 0009; now the ask's
+    ask_id: Mapped[int | None] = mapped_column(ForeignKey("ask.id"), index=True)  # the decision
     # How many waits for a person this order's run has finished (the next wait's key).
     approval_round: Mapped[int] = mapped_column(Integer, default=1)
     delivery_round: Mapped[int] = mapped_column(Integer, default=1)

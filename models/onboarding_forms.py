@@ -112,8 +112,16 @@ class ApprovalDecision(RunInput):
     decision: Literal["godkänn", "avslå"] = Field(title="Beslut")
     decided_by: str = Field(
         title="Ditt anställningsnummer",
-        description="Bara den anställdas chef eller en utsedd ersättare i den anställdas kommun "
-        "kan besluta.",
+        description="Bara den anställdas chef (eller chefens chef, när beställningen har gått "
+        "vidare till hen) eller en utsedd ersättare i den anställdas kommun kan besluta.",
+        max_length=20,
+    )
+    code: str = Field(
+        "",
+        title="Engångskod",
+        description="Koden i e-postmeddelandet du fick om beställningen (8 siffror). Har du "
+        "ingen kod, t.ex. som ersättare: lämna fältet tomt så skickas en kod till din "
+        "e-postadress i personalregistret.",
         max_length=20,
     )
     approved_apps: list[str] = Field(

@@ -10,11 +10,10 @@ of the change it tells of. The texts above the approval and delivery forms are t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
+from models.notice import Notice
 from models.onboarding import OnboardingOrder
 from models.outbox import render_markdown
 from models.register import Employee
@@ -28,37 +27,36 @@ DELIVERY_FORM = "leveransformular"
 FORM_ROWS = 200  # the orders a form lists; a batch may hold more
 
 
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """One e-mail to queue."""
-
-    template: str
-    business_key: str  # with the template, the mail's identity: queued twice, sent once
-    recipient: str
-    context: dict[str, Any]
-
-
 def approval_request(
     orders: Sequence[OnboardingOrder],
-    manager: Employee | None,
+    to: Employee | None,
     *,
     run_url: str,
     deadline: datetime,
     tz: ZoneInfo,
     reminder: int,
     municipality: str,
+    code: str | None = None,
+    escalated_from: Employee | None = None,
 ) -> Notice | None:
-    """The manager is asked to decide (`reminder` 0), or reminded; None: no address to ask."""
-    if manager is None or not manager.email:
+    """`to` is asked to decide (`reminder` 0), reminded, or (`escalated_from`: the manager who
+    did not answer) asked as the manager's manager; with their one-time code when one was
+    made for this mail. None: no address to ask."""
+    if to is None or not to.email:
         return None
     lead = orders[0]
+    key = "escalated" if escalated_from is not None else str(reminder)
     return Notice(
         APPROVAL_REQUEST,
-        f"onboarding-approval:{lead.reference}:{reminder}",
-        manager.email,
+        f"onboarding-approval:{lead.reference}:{key}",
+        to.email,
         {
-            "name": manager.first_name,
+            "name": to.first_name,
+            "employee_number": to.employee_number,
             "reminder": reminder > 0,
+            "escalated": escalated_from is not None,
+            "manager_name": escalated_from.name if escalated_from else "",
+            "code": code,
             "reference": lead.reference,
             "count": len(orders),
             "employee_name": lead.employee.name,
@@ -188,20 +186,34 @@ def delivery_form(orders: Sequence[OnboardingOrder]) -> str:
     )
 
 
-def may_decide_text(managers: Sequence[str], deputies: Sequence[str], municipality: str) -> str:
-    """Who may decide, by employee number: "bara chefen (E12) eller en utsedd ersättare …"."""
+def may_decide_text(
+    managers: Sequence[str],
+    deputies: Sequence[str],
+    municipality: str,
+    *,
+    above: Sequence[str] = (),
+) -> str:
+    """Who may decide, by employee number: "bara chefen (E12) eller en utsedd ersättare …";
+    `above`: the manager's manager, once the ask went to them."""
     named = f" i {municipality}" if municipality else ""
+    chief = f", chefens chef ({', '.join(above)})" if above else ""
     return (
-        f"bara chefen ({', '.join(managers) or 'saknas'}) eller en utsedd ersättare{named} "
+        f"bara chefen ({', '.join(managers) or 'saknas'}){chief} eller en utsedd ersättare{named} "
         f"({', '.join(deputies) or 'ingen utsedd'}) kan göra det"
     )
 
 
 def not_allowed_to_decide(
-    who: str, managers: Sequence[str], deputies: Sequence[str], *, municipality: str = ""
+    who: str,
+    managers: Sequence[str],
+    deputies: Sequence[str],
+    *,
+    municipality: str = "",
+    above: Sequence[str] = (),
 ) -> str:
     """Why a decision by `who` was not taken (shown above the form, asked again)."""
+    allowed = may_decide_text(managers, deputies, municipality, above=above)
     return (
-        f"{who or 'Ingen'} får inte besluta om beställningen: "
-        f"{may_decide_text(managers, deputies, municipality)}. Beslutet registrerades inte."
+        f"{who or 'Ingen'} får inte besluta om beställningen: {allowed}. "
+        "Beslutet registrerades inte."
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -10,10 +11,11 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from models.onboarding import OnboardingOrder, OrderStatus
+from models.outbox import OutboxMessage
 from models.personnummer import Personnummer, PersonnummerVault, make_personnummer
 from models.register import (
     CostCentre,
@@ -233,5 +235,36 @@ def municipality_settings(code: str, name: str) -> MunicipalitySettings:
         mail_from=f"telefoni@{code}.example",
         contact_centre_email=f"kontaktcenter@{code}.example",
         ordering_function_email=f"bestallning@{code}.example",
+        admin_email=f"it@{code}.example",
         hr_export_path=Path(f"/nowhere/{code}/hr-export.csv"),
     )
+
+
+CODE_IN_MAIL = re.compile(r"Din engångskod: (\d{4} \d{4})")
+
+
+def code_sent_to(
+    session: Session, municipality_id: int, employee_number: str, about: str = ""
+) -> str:
+    """The latest one-time code mailed to this employee (in a mail about `about`, e.g. an
+    order's reference), as they read it in the mail."""
+    person = session.scalars(
+        select(Employee).where(
+            Employee.municipality_id == municipality_id,
+            Employee.employee_number == employee_number,
+        )
+    ).one()
+    for mail in session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.recipient == person.email)
+        .order_by(OutboxMessage.id.desc())
+    ):
+        if (found := CODE_IN_MAIL.search(mail.body_text)) and about in mail.body_text:
+            return found.group(1)
+    raise AssertionError(f"no code was mailed to {employee_number}")
+
+
+def code_of(engine: Engine, municipality_id: int, employee_number: str, about: str = "") -> str:
+    """`code_sent_to`, read in a session of its own."""
+    with Session(engine) as session:
+        return code_sent_to(session, municipality_id, employee_number, about)

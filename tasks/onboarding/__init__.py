@@ -7,12 +7,13 @@ audit trail of an order reads as its story, a module per stage:
 
     requested → checked → approved → ordered → delivered → registered → notified
 
-with `watch` (reminders, the deadline, deliveries for waiting runs) beside them, `base` what
+with `watch` (deliveries for waiting runs) beside them, `base` what
 they share, and `prefect_tasks` the Prefect task of each step. The rules the steps apply are
 in `models.onboarding_rules`, what they tell people in `models.onboarding_notices`.
 """
 
 from tasks.onboarding.approved import (
+    APPROVAL,
     ApprovalWait,
     DecisionOutcome,
     ask_for_approval,
@@ -50,9 +51,10 @@ from tasks.onboarding.requested import (
     receive,
 )
 from tasks.onboarding.summary import outcome_rows, status_counts
-from tasks.onboarding.watch import Resume, watch_approvals, watch_deliveries
+from tasks.onboarding.watch import Resume, watch_deliveries
 
 __all__ = [
+    "APPROVAL",
     "STOCKHOLM",
     "ApprovalWait",
     "Context",
@@ -87,7 +89,6 @@ __all__ = [
     "register",
     "register_task",
     "status_counts",
-    "watch_approvals",
     "watch_deliveries",
     "watch_task",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from models.asks import Timing
 from models.audit import Actor, AuditRecord
+from models.notice import Notice
 from models.onboarding import OBJECT_TYPE, OnboardingOrder, OrderStatus
-from models.onboarding_notices import Notice
 from models.onboarding_rules import (
     Finding,
     ModelFacts,
@@ -26,9 +27,11 @@ from models.onboarding_rules import (
 )
 from models.outbox import Sender, enqueue
 from models.register import Employee, PhoneModel, SubscriptionOption
+from tasks.people.context import AskContext, timing_of
 from telefoni.core.municipalities import MunicipalitySettings
 from telefoni.core.settings import Settings
 from telefoni.core.tenancy import sender_of
+from telefoni.core.vault import answer_code_key
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
@@ -49,6 +52,32 @@ class Context:
     remind_every: timedelta = timedelta(hours=48)
     flow_run_id: str | None = None
     tz: ZoneInfo = STOCKHOLM  # how times are shown to people
+    # People's steps (tasks.people): the admin, the key of the one-time codes, escalation.
+    admin_email: str = ""
+    code_key: bytes = field(default=b"", repr=False)
+    escalate_after: timedelta | None = None
+    max_attempts: int = 5
+    max_codes: int = 3
+
+    @property
+    def asking(self) -> AskContext:
+        """The same surroundings, as the mechanism of people's steps reads them."""
+        if self.municipality_id is None or not self.code_key:
+            raise ValueError("asking a person needs the municipality and the key of the codes")
+        return AskContext(
+            sender=self.sender,
+            municipality=self.municipality,
+            municipality_id=self.municipality_id,
+            admin_email=self.admin_email,
+            code_key=self.code_key,
+            ui_url=self.ui_url,
+            deputies=self.deputies,
+            timing=Timing(self.deadline, self.remind_every, self.escalate_after),
+            tz=self.tz,
+            max_attempts=self.max_attempts,
+            max_codes=self.max_codes,
+            flow_run_id=self.flow_run_id,
+        )
 
     @property
     def actor(self) -> Actor:
@@ -80,6 +109,11 @@ def context_from(
         remind_every=timedelta(hours=municipality.approval_reminder_hours),
         flow_run_id=flow_run_id,
         tz=settings.tz,
+        admin_email=str(municipality.admin_email),
+        code_key=answer_code_key(settings),
+        escalate_after=timing_of(municipality).escalate_after,
+        max_attempts=settings.answer_max_attempts,
+        max_codes=settings.answer_max_codes,
     )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, closing
 from typing import TypeVar
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
@@ -29,7 +29,7 @@ from tasks.onboarding.ordered import place_orders
 from tasks.onboarding.registered import register
 from tasks.onboarding.requested import adopt, receive
 from tasks.onboarding.summary import outcome_rows, status_counts
-from tasks.onboarding.watch import Resume, watch_approvals, watch_deliveries
+from tasks.onboarding.watch import Resume, watch_deliveries
 from tasks.operator import OperatorGateway, gateway_from, retry_on_transient
 
 T = TypeVar("T")
@@ -144,7 +144,12 @@ def ask_task(ids: list[int], kommun: str) -> ApprovalWait:
 def decide_task(ids: list[int], decision: ApprovalDecision, kommun: str) -> DecisionOutcome:
     """The manager's (or deputy's) decision, of the orders' municipality; anyone else is
     refused."""
-    return in_transaction(kommun, lambda s, ctx: decide(s, ids, decision, ctx=ctx, now=utcnow()))
+    outcome = in_transaction(kommun, lambda s, ctx: decide(s, ids, decision, ctx=ctx, now=utcnow()))
+    if outcome.accepted:
+        get_run_logger().info("Beslutet är registrerat: %s.", outcome.message)
+    else:  # told at once here, and at the top of the form that is shown again
+        get_run_logger().warning("Svaret registrerades inte: %s", outcome.message)
+    return outcome
 
 
 @task(
@@ -221,21 +226,20 @@ def notify_task(ids: list[int], kommun: str) -> dict[str, int]:
 
 
 @task(
-    name="Påminnelser, tidsfrister och leveranser",
+    name="Hämta leveranser för väntande körningar",
     retries=2,
     retry_delay_seconds=30,
     cache_policy=NO_CACHE,
     persist_result=False,
 )
 def watch_task() -> list[Resume]:
-    """Remind, reject at the deadline, collect deliveries, municipality by municipality (each
-    with its own deadline, interval, sender and addresses); the runs to wake."""
+    """Collect deliveries, municipality by municipality (each with its own operator gateway);
+    the runs to wake."""
     from telefoni.core.settings import get_settings
 
     resumes: list[Resume] = []
     for municipality in get_settings().municipalities:
         code = municipality.code
-        resumes += in_transaction(code, lambda s, ctx: watch_approvals(s, ctx=ctx, now=utcnow()))
         with _gateway(code) as gateway:
             resumes += in_transaction(code, lambda s, ctx: watch_deliveries(s, gateway, ctx=ctx))
     return resumes

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from telefoni.cli import approve, audit, db, demo, keys, mail, onboard, sync, up
+from telefoni.cli import approve, audit, db, demo, keys, mail, onboard, pending, sync, up
 from telefoni.cli.common import usage_error
 
 app = typer.Typer(
@@ -54,6 +54,8 @@ app.command()(demo.demo)
 app.command()(approve.approve)
 app.command()(onboard.onboard)
 app.command()(up.up)
+app.command()(pending.pending)
+app.command()(pending.unlock)
 app.add_typer(db.app, name="db")
 app.add_typer(mail.app, name="mail")
 app.add_typer(audit.app, name="audit")

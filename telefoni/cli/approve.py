@@ -1,16 +1,17 @@
 """`telefoni approve`: a manager's decision on orders waiting in an onboarding run.
 
 The steps: check what was typed, find the run and what in it waits (the register says),
-check who may decide, send the decision to the paused run, wait until the register shows it.
-The orders say whose municipality they are: the deciders are that municipality's, and
-`--kommun`, if given, must name it.
+check who may decide and that Prefect knows the run, then answer the ask in the register,
+proved by the one-time code from the mail (the same way the run's form is answered), and
+wake the run. The orders say whose municipality they are: the deciders are that
+municipality's, and `--kommun`, if given, must name it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import httpx
 import typer
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from models.onboarding import OnboardingOrder
+    from tasks.onboarding import Context
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class Waiting:
     ids: list[int]
     approval_round: int
     paid_apps: list[str]  # sorted names of the paid apps the orders ask for
+    municipality: MunicipalitySettings
 
 
 def approve(
@@ -52,6 +55,13 @@ def approve(
         str | None,
         typer.Option("--as", help="Ditt anställningsnummer: chefens eller en utsedd ersättares."),
     ] = None,
+    code: Annotated[
+        str,
+        typer.Option(
+            help="Engångskoden i e-postmeddelandet om beställningen. Utan kod skickas en ny "
+            "till din e-postadress.",
+        ),
+    ] = "",
     comment: Annotated[str, typer.Option(help="Kommentar till beslutet.")] = "",
     apps: Annotated[
         list[str] | None,
@@ -61,9 +71,6 @@ def approve(
             "Appar som inte anges beställs inte.",
         ),
     ] = None,
-    wait: Annotated[
-        float, typer.Option(min=0, help="Sekunder att vänta på att beslutet registreras.")
-    ] = 30.0,
     kommun: Annotated[
         str | None,
         typer.Option(
@@ -73,6 +80,9 @@ def approve(
     ] = None,
 ) -> None:
     """Godkänn eller avslå en beställning av telefon som väntar på chefens beslut."""
+    from models.base import utcnow
+    from models.onboarding_forms import ApprovalDecision
+    from tasks.onboarding import decide
     from telefoni.core.db import session_factory
 
     who = _decider(approve_=approve_, reject=reject, as_=as_, apps=apps, comment=comment)
@@ -83,16 +93,24 @@ def approve(
     with sessions() as session:
         waiting = _waiting(session, run, who, settings, asked)
         chosen = _chosen_apps(waiting.paid_apps, apps or [])
-    decision = {
-        "decision": "godkänn" if approve_ else "avslå",
-        "decided_by": who,
-        "approved_apps": sorted(set(chosen)),
-        "comment": comment,
-    }
-    _send(url, settings, waiting.run_id, decision)
-    decided = _registered(sessions, waiting, settings, wait)
-    if decided is not None:
-        _tell_outcome(decided, waiting, who, settings)
+    _still_waiting(url, settings, waiting.run_id)
+    decision = ApprovalDecision(
+        decision="godkänn" if approve_ else "avslå",
+        decided_by=who,
+        code=code,
+        approved_apps=sorted(set(chosen)),
+        comment=comment,
+    )
+    with sessions() as session, session.begin():
+        ctx = _context(session, settings, waiting.municipality)
+        outcome = decide(session, waiting.ids, decision, ctx=ctx, now=utcnow(), in_run=False)
+    if not outcome.accepted:
+        typer.echo(outcome.message, err=True)
+        raise typer.Exit(1)
+    with sessions() as session:
+        decided = _orders(session, waiting.ids)
+    _tell_outcome(decided, waiting, who, settings)
+    _wake(sessions, waiting, settings, url)
 
 
 def _decider(
@@ -188,9 +206,9 @@ def _waiting(
     `who` is an employee number of the orders' municipality; the deputies are its own."""
     from sqlalchemy import select
 
+    from models.asks import Ask, may_answer
     from models.onboarding import STATUS_SV, OnboardingOrder, OrderStatus
     from models.onboarding_notices import may_decide_text
-    from models.onboarding_rules import may_decide
 
     run_id = _run_id(session, run)
     found = list(
@@ -211,10 +229,19 @@ def _waiting(
             by = f" (beslut av {o.decided_by})" if o.decided_by else ""
             typer.echo(f"  {o.reference}: {STATUS_SV[o.status]}{by}", err=True)
         raise typer.Exit(1)
-    if not may_decide([o.approver_number for o in waiting], who, municipality.deputies):
-        managers = sorted({o.approver.employee_number for o in waiting if o.approver})
+    ask = session.get(Ask, waiting[0].ask_id) if waiting[0].ask_id else None
+    above = [ask.escalated_to.employee_number] if ask and ask.escalated_to else []
+    managers = sorted({o.approver.employee_number for o in waiting if o.approver})
+    if not may_answer(
+        who,
+        assignee=managers[0] if managers else None,
+        escalated_to=above[0] if above else None,
+        deputies=municipality.deputies,
+    ):
         orders_text = _references([o.reference for o in waiting], lower=True)
-        allowed = may_decide_text(managers, sorted(municipality.deputies), municipality.name)
+        allowed = may_decide_text(
+            managers, sorted(municipality.deputies), municipality.name, above=above
+        )
         typer.echo(
             f"{who} får inte besluta om {orders_text}: {allowed}. Inget beslut har registrerats.",
             err=True,
@@ -226,6 +253,7 @@ def _waiting(
         ids=[o.id for o in waiting],
         approval_round=found[0].approval_round,
         paid_apps=sorted({a["name"] for o in waiting for a in o.apps}),
+        municipality=municipality,
     )
 
 
@@ -245,82 +273,75 @@ def _chosen_apps(paid: list[str], apps: Sequence[str]) -> list[str]:
     return chosen
 
 
-def _send(url: str, settings: Settings, run_id: str, decision: dict[str, Any]) -> None:
-    """Resume the paused run with the decision; exit 1 with the reason if Prefect refuses."""
+def _still_waiting(url: str, settings: Settings, run_id: str) -> None:
+    """Exit 1, with the reason, unless Prefect knows the run and it has not ended."""
     from uuid import UUID
 
-    from prefect.exceptions import (
-        FlowPauseTimeout,
-        NotPausedError,
-        ObjectNotFound,
-        PrefectHTTPStatusError,
-    )
-    from prefect.flow_runs import resume_flow_run
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
 
     try:
-        with temporary_settings(updates={PREFECT_API_URL: url}):
-            resume_flow_run(UUID(run_id), run_input=decision)
+        with get_client(sync_client=True) as client:
+            state = client.read_flow_run(UUID(run_id)).state
     except httpx.TransportError:
         raise prefect_down(url) from None
     except ObjectNotFound:
         typer.echo(f"Prefect-servern ({url}) känner inte till körningen {run_id}.", err=True)
         raise typer.Exit(1) from None
-    except NotPausedError:
+    if state is None or state.is_final():
         typer.echo(
-            f"Körningen {run_id} väntar inte på ett beslut i Prefect just nu: den kan ha "
-            "avslutats eller avbrutits, eller inte hunnit stanna för beslutet än. Inget beslut "
-            f"har registrerats. Se körningen: {run_link(settings, run_id)}",
+            f"Körningen {run_id} har avslutats ({state.name if state else 'okänt läge'}); "
+            f"inget beslut har registrerats. Se körningen: {run_link(settings, run_id)}",
             err=True,
         )
-        raise typer.Exit(1) from None
-    except FlowPauseTimeout:
-        typer.echo(
-            f"Tiden för beslut har gått ut; körningen {run_id} kan inte längre återupptas.",
-            err=True,
-        )
-        raise typer.Exit(1) from None
-    except (RuntimeError, PrefectHTTPStatusError) as exc:
-        typer.echo(f"Prefect tog inte emot beslutet för körningen {run_id}: {exc}", err=True)
-        raise typer.Exit(1) from None
+        raise typer.Exit(1)
 
 
-def _registered(
-    sessions: Callable[[], Session], waiting: Waiting, settings: Settings, wait: float
-) -> list[OnboardingOrder] | None:
-    """The orders once the run has decided them; None if it still works after `wait` s."""
-    import time
+def _context(session: Session, settings: Settings, municipality: MunicipalitySettings) -> Context:
+    from tasks.onboarding import context_from
+    from telefoni.core.tenancy import municipality_id
 
+    return context_from(settings, None, municipality, municipality_id(session, municipality))
+
+
+def _orders(session: Session, ids: Sequence[int]) -> list[OnboardingOrder]:
     from sqlalchemy import select
 
-    from models.onboarding import OnboardingOrder, OrderStatus
+    from models.onboarding import OnboardingOrder
 
-    deadline = time.monotonic() + wait
-    while True:
-        with sessions() as session:
-            now = list(
-                session.scalars(
-                    select(OnboardingOrder)
-                    .where(OnboardingOrder.id.in_(waiting.ids))
-                    .order_by(OnboardingOrder.id)
-                )
-            )
-        if all(o.status is not OrderStatus.AWAITING_APPROVAL for o in now):
-            return now
-        if now[0].approval_round > waiting.approval_round:  # the run looked at it, asks again
-            typer.echo(
-                "Körningen registrerade inte beslutet och väntar på ett nytt. Se varför: "
-                f"{run_link(settings, waiting.run_id)}",
-                err=True,
-            )
-            raise typer.Exit(1)
-        if time.monotonic() >= deadline:
-            typer.echo(
-                f"Beslutet är skickat. Körningen behandlar det fortfarande; följ den här: "
-                f"{run_link(settings, waiting.run_id)}"
-            )
-            return None
-        time.sleep(0.5)
+    return list(
+        session.scalars(
+            select(OnboardingOrder).where(OnboardingOrder.id.in_(ids)).order_by(OnboardingOrder.id)
+        )
+    )
+
+
+def _wake(sessions: Callable[[], Session], waiting: Waiting, settings: Settings, url: str) -> None:
+    """Wake the run with the decision now in the register; if it cannot be woken now, the
+    reminders watch does it within the hour."""
+    from models.asks import Ask
+    from models.base import utcnow
+    from tasks.onboarding import APPROVAL
+    from tasks.people.waking import Woke, wake
+
+    with sessions() as session:
+        lead = session.get(Ask, _orders(session, waiting.ids)[0].ask_id)
+        assert lead is not None
+        run_input = APPROVAL.wake_input(lead)
+    try:
+        woke = wake(waiting.run_id, run_input)
+    except httpx.TransportError:
+        woke = Woke.NOT_WAITING
+    if woke is Woke.NOT_WAITING:
+        typer.echo(
+            "Körningen kunde inte väckas just nu; den fortsätter med beslutet när "
+            "påminnelsekörningen (reminders) väcker den, inom en timme."
+        )
+        return
+    with sessions() as session, session.begin():
+        ask = session.get(Ask, lead.id)
+        assert ask is not None
+        ask.woken_at = utcnow()
 
 
 def _tell_outcome(

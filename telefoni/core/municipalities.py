@@ -2,9 +2,10 @@
 
 One installation may serve several municipalities (small ones run their IT together). What
 differs between them is here: the name, the mail sender and signature, the contact centre's
-and the ordering function's addresses, the HR export and its columns, the sync's brake, and
-who may decide on orders and how long they have. Without a file the installation serves one
-municipality, made of today's `TELEFONI_*` variables.
+and the ordering function's addresses, the HR export and its columns, the sync's brake, who
+may decide on orders and how long they have, and whom to tell when something is stuck.
+Without a file the installation serves one municipality, made of today's `TELEFONI_*`
+variables.
 
 The file is TOML, a table per municipality under ``[kommun.<kod>]``, with the same names as
 the variables (``contact_centre_email``, ``hr_export_path`` …); whatever a municipality
@@ -41,6 +42,8 @@ FIELD_SV = {
     "approval_deputies": "ersättare för beslut",
     "approval_deadline_days": "tidsfrist för beslut (dagar)",
     "approval_reminder_hours": "påminnelseintervall (timmar)",
+    "approval_escalation_days": "dagar till eskalering till chefens chef",
+    "admin_email": "administratörens adress",
 }
 
 
@@ -67,6 +70,9 @@ class MunicipalitySettings(BaseModel):
     approval_deputies: tuple[str, ...] = ()  # employee numbers, of this municipality
     approval_deadline_days: float = Field(14.0, gt=0)
     approval_reminder_hours: float = Field(48.0, gt=0)
+    # After how long an unanswered ask also goes to the manager's manager (0: never).
+    approval_escalation_days: float = Field(7.0, ge=0)
+    admin_email: EmailStr  # told when an ask locks after wrong codes
 
     @field_validator("code")
     @classmethod

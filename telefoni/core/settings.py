@@ -94,6 +94,11 @@ class Settings(BaseSettings):
     approval_deputies: list[str] = Field(default_factory=list)  # employee numbers
     approval_deadline_days: float = Field(14.0, gt=0)
     approval_reminder_hours: float = Field(48.0, gt=0)
+    approval_escalation_days: float = Field(7.0, ge=0)  # to the manager's manager; 0: never
+    admin_email: EmailStr = "it@hallsberg.example"  # the IT admin: told of locked asks
+    # Proof of who answers: wrong one-time codes before an ask locks, codes sent per person.
+    answer_max_attempts: int = Field(5, ge=1)
+    answer_max_codes: int = Field(3, ge=1)
     # How long an approval or delivery wait keeps its process before it suspends (seconds).
     approval_poll_seconds: float = Field(10.0, gt=0)
 

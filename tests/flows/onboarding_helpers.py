@@ -167,6 +167,8 @@ def two_places(session: Session, vault: PersonnummerVault) -> TwoPlaces:
     b_id = factories.municipality(session, "laxa", "Laxå kommun")
     a = factories.workplace(session, vault, staff=2, municipality_id=a_id)
     b = factories.workplace(session, vault, staff=2, municipality_id=b_id)
+    for deputy, where in (("D-HAL", a_id), ("D-LAX", b_id)):  # the file's deputies, with mail
+        factories.employee(session, vault, employee_number=deputy, municipality_id=where)
     renamed = {b.staff[0]: a.staff[0], b.other_manager: a.manager}
     for person in session.scalars(
         select(Employee).where(
@@ -178,3 +180,52 @@ def two_places(session: Session, vault: PersonnummerVault) -> TwoPlaces:
     session.flush()
     b = replace(b, staff=(a.staff[0], *b.staff[1:]), other_manager=a.manager)
     return TwoPlaces(a, b)
+
+
+def form_text(run_id: str) -> str:
+    """The text above the form the paused run shows now (its description)."""
+    import json
+
+    from prefect.input.run_input import keyset_from_paused_state
+
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(UUID(run_id)).state
+        assert state is not None and state.is_paused(), state
+        stored = client.read_flow_run_input(
+            UUID(run_id), keyset_from_paused_state(state)["description"]
+        )
+    return str(json.loads(stored))
+
+
+def run_logs(run_id: str) -> list[str]:
+    """Every log line of the run (its tasks' too), oldest first, as the UI shows them."""
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import LogSort
+
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(
+            LogFilter(flow_run_id=LogFilterFlowRunId(any_=[UUID(run_id)])),
+            sort=LogSort.TIMESTAMP_ASC,
+        )
+    return [log.message for log in logs]
+
+
+def wait_for_round(engine: Engine, order_id: int, round_: int, timeout: float = 60) -> None:
+    """Until the run has looked at `round_ - 1` answers for the order (and waits again)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if next(o for o in orders(engine) if o.id == order_id).approval_round >= round_:
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"the run never took answer {round_ - 1}")
+
+
+def wait_for_log(run_id: str, text: str, timeout: float = 60) -> str:
+    """The run's first log line holding `text`, once it has reached the server."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [line for line in run_logs(run_id) if text in line]
+        if found:
+            return found[0]
+        time.sleep(0.5)
+    raise AssertionError(f"no log line of {run_id} says {text!r}: {run_logs(run_id)}")

@@ -14,7 +14,7 @@ from models.register import DirectoryEntry, Employee
 from telefoni.core.settings import get_settings
 from telefoni.core.vault import vault_from
 from tests import factories
-from tests.factories import Workplace
+from tests.factories import Workplace, code_of
 from tests.flows.onboarding_helpers import Background, answer, order_for, orders, wait_for_pause
 from tests.integration.operator_stand_in import ALL_FAULTS, OperatorStandIn
 
@@ -57,7 +57,8 @@ def test_one_decision_approves_the_batch_and_the_api_delivers(
     operator.configure(fault_rate=0.3, faults=ALL_FAULTS, seed=5)  # orders and status calls
     run = Background(onboarding_batch, requests, "Skolstart 2027 Sörbyskolan")
     run_id = wait_for_pause(flow_db, OrderStatus.AWAITING_APPROVAL)  # the three of one manager
-    answer(run_id, decision="godkänn", decided_by=wp.manager)
+    code = code_of(flow_db, wp.municipality_id, wp.manager)
+    answer(run_id, decision="godkänn", decided_by=wp.manager, code=code)
     result = run.join()
 
     done = orders(flow_db)

@@ -16,7 +16,7 @@ from models.onboarding import OrderStatus
 from telefoni.cli import app
 from tests import factories
 from tests.cli import telefoni
-from tests.factories import Workplace
+from tests.factories import Workplace, code_of
 from tests.flows.onboarding_helpers import (
     Background,
     answer,
@@ -56,9 +56,10 @@ def test_approve_refuses_someone_else_and_the_manager_rejects(
     state = read_run(run_id).state
     assert state is not None and state.is_paused()
 
+    code = code_of(flow_db, wp.municipality_id, wp.manager)
     rejected = telefoni(
         "approve", order.reference, "--reject", "--as", wp.manager, "--comment", "Räcker inte",
-        engine=flow_db, PREFECT_API_URL=api(),
+        "--code", code, engine=flow_db, PREFECT_API_URL=api(),
     )  # fmt: skip
     assert rejected.returncode == 0, rejected.stderr
     assert f"Beställningen {order.reference} avslogs av {wp.manager}." in rejected.stdout
@@ -72,9 +73,10 @@ def test_approve_with_an_app_orders_only_that_app(flow_db: Engine, wp: Workplace
     run = Background(onboarding_order, order_for(wp))
     run_id = wait_for_pause(flow_db, OrderStatus.AWAITING_APPROVAL)
 
+    code = code_of(flow_db, wp.municipality_id, wp.manager)
     approved = telefoni(
         "approve", run_id, "--approve", "--as", wp.manager, "--app", "ritverktyg pro",
-        engine=flow_db, PREFECT_API_URL=api(),
+        "--code", code, engine=flow_db, PREFECT_API_URL=api(),
     )  # fmt: skip
     assert approved.returncode == 0, approved.stderr
     (order,) = orders(flow_db)

@@ -9,15 +9,17 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from flows.onboarding import OrdersRefused, onboarding_order, onboarding_watch
+from flows.onboarding import OrdersRefused, onboarding_order
+from flows.reminders import reminders
 from models import onboarding_notices as notices
+from models.asks import Ask
 from models.audit import history
-from models.onboarding import OBJECT_TYPE, OnboardingOrder, OrderStatus
+from models.onboarding import OBJECT_TYPE, OrderStatus
 from models.outbox import OutboxMessage
 from models.register import Device, DirectoryEntry, Subscription, SubscriptionStatus
 from telefoni.core.settings import get_settings
 from tests.cli import telefoni
-from tests.factories import Workplace
+from tests.factories import Workplace, code_of
 from tests.flows.onboarding_helpers import (
     Background,
     answer,
@@ -58,6 +60,7 @@ def test_approved_order_is_ordered_delivered_registered_and_told(
         run_id,
         decision="godkänn",
         decided_by=wp.manager,
+        code=code_of(flow_db, wp.municipality_id, wp.manager),
         approved_apps=["Ritverktyg Pro"],
         comment="Behövs i fält",
     )
@@ -105,7 +108,13 @@ def test_approved_order_is_ordered_delivered_registered_and_told(
 def test_rejected_order_is_not_ordered(flow_db: Engine, wp: Workplace) -> None:
     run = Background(onboarding_order, order_for(wp))
     run_id = wait_for_pause(flow_db, OrderStatus.AWAITING_APPROVAL)
-    answer(run_id, decision="avslå", decided_by=wp.manager, comment="Kategori 2 räcker inte")
+    answer(
+        run_id,
+        decision="avslå",
+        decided_by=wp.manager,
+        code=code_of(flow_db, wp.municipality_id, wp.manager),
+        comment="Kategori 2 räcker inte",
+    )
     result = run.join()
 
     (order,) = orders(flow_db)
@@ -131,7 +140,8 @@ def test_someone_else_is_refused_and_the_manager_is_asked_again(
     assert order.decided_by is None
     assert story(flow_db, order.reference)[-1] == "onboarding.decision_refused"
 
-    answer(run_id, decision="avslå", decided_by=wp.manager)
+    code = code_of(flow_db, wp.municipality_id, wp.manager)
+    answer(run_id, decision="avslå", decided_by=wp.manager, code=code)
     run.join()
     (order,) = orders(flow_db)
     assert order.status is OrderStatus.REJECTED and order.decided_by == wp.manager
@@ -140,9 +150,9 @@ def test_someone_else_is_refused_and_the_manager_is_asked_again(
 def asked_earlier(engine: Engine, by: timedelta) -> None:
     """The clock moved on by `by`: as if the manager had been asked that much earlier."""
     with Session(engine) as session, session.begin():
-        for order in session.scalars(select(OnboardingOrder)):
-            assert order.approval_requested_at is not None
-            order.approval_requested_at -= by
+        for ask in session.scalars(select(Ask)):
+            ask.asked_at -= by
+            ask.due_at -= by
 
 
 def test_no_decision_by_the_deadline_rejects_automatically(flow_db: Engine, wp: Workplace) -> None:
@@ -150,7 +160,7 @@ def test_no_decision_by_the_deadline_rejects_automatically(flow_db: Engine, wp: 
     wait_for_pause(flow_db, OrderStatus.AWAITING_APPROVAL)
     deadline = timedelta(days=get_settings().home.approval_deadline_days)
     asked_earlier(flow_db, deadline + timedelta(minutes=1))  # the deadline passed a minute ago
-    assert onboarding_watch() == {"återupptagna körningar": 1}
+    assert reminders()["väckta körningar"] == 1
     result = run.join()
 
     (order,) = orders(flow_db)
@@ -190,7 +200,12 @@ def test_the_same_request_twice_is_one_order_handled_by_one_run(
     second = onboarding_order(order_for(wp))  # e.g. the form sent twice
 
     assert second["hanteras av"] == [run_id]
-    answer(run_id, decision="avslå", decided_by=wp.manager)
+    answer(
+        run_id,
+        decision="avslå",
+        decided_by=wp.manager,
+        code=code_of(flow_db, wp.municipality_id, wp.manager),
+    )
     first.join()
     (order,) = orders(flow_db)
     assert order.status is OrderStatus.REJECTED

@@ -18,6 +18,7 @@ from tasks.mail import from_header
 from telefoni.core.municipalities import MunicipalityError
 from telefoni.core.settings import get_settings
 from telefoni.core.vault import vault_from
+from tests.factories import code_of
 from tests.flows.onboarding_helpers import (
     Background,
     TwoPlaces,
@@ -80,8 +81,18 @@ def test_the_same_employee_number_ordered_in_each_municipality_runs_as_two_order
         in_b = waiting(flow_db, places.b.municipality_id, OrderStatus.AWAITING_APPROVAL)
         assert in_b.approval_round == round_ and in_b.decided_by is None
 
-    answer(str(in_a.flow_run_id), decision="godkänn", decided_by=places.a.manager)
+    code_a = code_of(flow_db, places.a.municipality_id, places.a.manager)
+    answer(str(in_a.flow_run_id), decision="godkänn", decided_by=places.a.manager, code=code_a)
+    # Laxå's deputy got no mail with a code: answering without one sends one.
     answer(run_b, decision="godkänn", decided_by="D-LAX")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if next(o for o in orders(flow_db) if o.id == in_b.id).approval_round >= 4:
+            break
+        time.sleep(0.3)
+    waiting(flow_db, places.b.municipality_id, OrderStatus.AWAITING_APPROVAL)
+    code_b = code_of(flow_db, places.b.municipality_id, "D-LAX")
+    answer(run_b, decision="godkänn", decided_by="D-LAX", code=code_b)
     for municipality_id, n in ((places.a.municipality_id, 81), (places.b.municipality_id, 82)):
         order = waiting(flow_db, municipality_id, OrderStatus.ORDERED)
         answer(str(order.flow_run_id), **delivery(n))

@@ -27,7 +27,7 @@ from models.onboarding import OrderStatus
 from telefoni.core.settings import PROJECT_ROOT, get_settings
 from telefoni.core.vault import vault_from
 from tests import factories
-from tests.factories import Workplace
+from tests.factories import Workplace, code_of
 from tests.flows.onboarding_helpers import (
     answer,
     delivery,
@@ -106,7 +106,8 @@ def test_served_run_waits_through_a_restart_and_completes(flow_db: Engine, wp: W
         server.kill()  # nothing runs the flow now; the decision waits in the server
         server = Server()
 
-        answer(run_id, decision="godkänn", decided_by=wp.manager, approved_apps=[])
+        code = code_of(flow_db, wp.municipality_id, wp.manager)
+        answer(run_id, decision="godkänn", decided_by=wp.manager, code=code, approved_apps=[])
         wait_for_pause(flow_db, OrderStatus.ORDERED, timeout=180)
         answer(run_id, **delivery(7))
         wait_for_state(run_id, "Completed", timeout=180)

@@ -34,7 +34,6 @@ from tasks.onboarding import (
     receive,
     record_delivery,
     register,
-    watch_approvals,
 )
 from tasks.onboarding.base import WrongMunicipality
 from tasks.operator import gateway_from
@@ -45,6 +44,7 @@ from telefoni.core.tenancy import sender_of
 from tests import factories
 from tests.flows.onboarding_helpers import TwoPlaces, delivery, municipalities_file, two_places
 from tests.integration.smtp_server import SmtpServer
+from tests.integration.test_onboarding_watch import watch_approvals
 
 ASKED = datetime(2027, 8, 2, 6, 0, tzinfo=UTC)
 RUN_A = "5b1f7c4e-0000-4000-8000-00000000a001"
@@ -121,10 +121,12 @@ def test_the_same_employee_number_in_two_municipalities_is_two_orders_each_told_
             check_orders(session, ids[ctx.municipality], ctx=ctx, today=ASKED.date())
             ask_for_approval(session, ids[ctx.municipality], ctx=ctx, now=ASKED)
             manager = places.a.manager if ctx is both.a else places.b.manager
+            assert ctx.municipality_id is not None
+            code = factories.code_sent_to(session, ctx.municipality_id, manager)
             outcome = decide(
                 session,
                 ids[ctx.municipality],
-                ApprovalDecision(decision="godkänn", decided_by=manager),
+                ApprovalDecision(decision="godkänn", decided_by=manager, code=code),
                 ctx=ctx,
                 now=ASKED,
             )
@@ -253,9 +255,15 @@ def test_nobody_of_one_municipality_decides_for_anothers_staff(
         )  # fmt: skip
     assert order.status is OrderStatus.AWAITING_APPROVAL
 
+    # Laxå's deputy, who is in its register, asks for a code by answering without one.
+    no_code = ApprovalDecision(decision="avslå", decided_by="D-LAX")
+    assert (
+        "En ny kod har skickats" in decide(session, ids_b, no_code, ctx=both.b, now=ASKED).message
+    )
+    code = factories.code_sent_to(session, places.b.municipality_id, "D-LAX")
     outcome = decide(
-        session, ids_b, ApprovalDecision(decision="avslå", decided_by="D-LAX"), ctx=both.b,
-        now=ASKED,
+        session, ids_b, ApprovalDecision(decision="avslå", decided_by="D-LAX", code=code),
+        ctx=both.b, now=ASKED,
     )  # fmt: skip
     assert outcome.accepted
     assert status(order) is OrderStatus.REJECTED and order.decided_by == "D-LAX"

@@ -23,11 +23,11 @@ from tasks.onboarding import (
     receive,
     record_delivery,
     register,
-    watch_approvals,
 )
 from tests import factories
 from tests.flows.onboarding_helpers import delivery
 from tests.integration.test_onboarding_ordering import home_ctx
+from tests.integration.test_onboarding_watch import watch_approvals
 
 RUN = "5b1f7c4e-0000-4000-8000-0000000000aa"
 ASKED = datetime(2027, 8, 2, 6, 0, tzinfo=UTC)  # 08:00 in Stockholm
@@ -51,7 +51,10 @@ def the_whole_story(session: Session, vault: PersonnummerVault) -> tuple[list[in
     check_orders(session, ids, ctx=ctx, today=ASKED.date())
     form = ask_for_approval(session, ids, ctx=ctx, now=ASKED).description
     watch_approvals(session, ctx=ctx, now=ASKED + timedelta(hours=49))  # a reminder
-    approval = ApprovalDecision(decision="godkänn", decided_by=wp.manager, comment="Behövs")
+    code = factories.code_sent_to(session, wp.municipality_id, wp.manager)
+    approval = ApprovalDecision(
+        decision="godkänn", decided_by=wp.manager, code=code, comment="Behövs"
+    )
     decide(session, ids, approval, ctx=ctx, now=ASKED + timedelta(hours=50))
     (order,) = session.scalars(select(OnboardingOrder).where(OnboardingOrder.id.in_(ids)))
     order.status = OrderStatus.ORDERED  # as the ordering step leaves it
@@ -73,6 +76,8 @@ def test_the_manager_is_asked_in_the_words_people_know(
     assert order is not None and order.approver is not None
     employee, manager = order.employee, order.approver
     request, reminder = [m for m in mails(session) if m.template == notices.APPROVAL_REQUEST]
+    code = factories.CODE_IN_MAIL.search(request.body_text)
+    assert code is not None
 
     assert request.recipient == manager.email
     assert request.subject == f"Beställning att godkänna: {order.reference}"
@@ -81,10 +86,15 @@ def test_the_manager_is_asked_in_the_words_people_know(
         f"En beställning av telefon och abonnemang för {employee.name} väntar på ditt beslut "
         f"(referens {order.reference}).\n\n"
         f"Öppna beställningen och besluta här: http://127.0.0.1:4200/runs/flow-run/{RUN}\n\n"
-        f"Du kan också besluta i en terminal: telefoni approve {RUN} --approve (eller --reject) "
-        '--as DITT-ANSTÄLLNINGSNUMMER --comment "..."\n\n'
+        f"Din engångskod: {code.group(1)}\n\n"
+        f"Ange koden och ditt anställningsnummer ({manager.employee_number}) när du beslutar. "
+        "Koden gäller en gång, bara för dig och bara för den här beställningen.\n\n"
+        f"Du kan också besluta i en terminal: telefoni approve {order.reference} --approve "
+        f"(eller --reject) --as {manager.employee_number} --code KODEN "
+        '--comment "..."\n\n'
         "Om ingen beslutar senast 2027-08-16 08:00 avslås beställningen automatiskt." + FOOTER
     )
+    assert code.group(1) not in reminder.body_text  # a reminder carries no new code
     assert reminder.subject == f"Påminnelse: Beställning att godkänna: {order.reference}"
     assert "\n\nPåminnelse: En beställning av telefon" in reminder.body_text
     assert f"| {employee.name} ({employee.employee_number}) |" in form
@@ -111,7 +121,8 @@ def test_each_notice_is_its_own_template_saying_the_same_in_text_and_html(
         assert paragraphs[0].startswith("Hej") and footer
         shown = html.unescape(mail.body_html)
         assert f"<title>{mail.subject}</title>" in shown
-        assert re.findall(r"<p>(.*?)</p>", shown) == paragraphs, mail.template
+        said = [re.sub(r"<[^>]+>", "", p) for p in re.findall(r"<p>(.*?)</p>", shown)]
+        assert said == paragraphs, mail.template
     decision, numbers, welcome = sent[2:]
     order = session.get(OnboardingOrder, ids[0])
     assert order is not None

@@ -28,6 +28,8 @@ CTX = Context(
     contact_centre_email="kontaktcenter@sjobacka.example",
     municipality="Sjöbacka kommun",
     ui_url="http://127.0.0.1:4200",
+    admin_email="it@sjobacka.example",
+    code_key=b"a test key of the one-time codes",
 )
 
 

@@ -1,4 +1,5 @@
-"""The watch: reminders to an approver who has not decided, and rejection at the deadline."""
+"""The reminders watch on an order waiting for its manager: reminded at the interval, then
+rejected at the deadline, and the run woken with that answer."""
 
 from __future__ import annotations
 
@@ -7,12 +8,15 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from models.asks import Ask
 from models.audit import history
 from models.base import utcnow
 from models.onboarding import OBJECT_TYPE, OnboardingOrder, OrderStatus
 from models.outbox import OutboxMessage
 from models.personnummer import PersonnummerVault
-from tasks.onboarding import ask_for_approval, watch_approvals
+from tasks.kinds import KINDS
+from tasks.onboarding import Context, ask_for_approval
+from tasks.people import Wake, to_wake, watch, woken
 from tests import factories
 from tests.integration.test_onboarding_ordering import home_ctx
 
@@ -37,6 +41,14 @@ def approval_mails(session: Session, order: OnboardingOrder) -> list[OutboxMessa
             .order_by(OutboxMessage.id)
         )
     )
+
+
+def watch_approvals(session: Session, *, ctx: Context, now: object) -> list[Wake]:
+    """One pass of the reminders watch over the municipality; the runs it would wake."""
+    watch(session, kinds=KINDS, ctx=ctx.asking, now=now)  # type: ignore[arg-type]
+    wakes = to_wake(session, kinds=KINDS, municipality_id=ctx.asking.municipality_id)
+    woken(session, [w.ask_id for w in wakes], now)  # type: ignore[arg-type]
+    return wakes
 
 
 def test_the_approver_is_reminded_then_the_order_rejected_at_the_deadline(
@@ -64,9 +76,12 @@ def test_the_approver_is_reminded_then_the_order_rejected_at_the_deadline(
     actions = [
         e.action for e in history(session, object_type=OBJECT_TYPE, object_id=order.reference)
     ]
-    assert actions == [
-        "onboarding.approval_requested",
-        "onboarding.reminded",
-        "onboarding.rejected",
+    assert actions == ["onboarding.approval_requested", "onboarding.rejected"]
+    ask = session.get(Ask, order.ask_id)
+    assert ask is not None
+    assert [e.action for e in history(session, object_type="ask", object_id=ask.reference)] == [
+        "ask.opened",
+        "ask.reminded",
+        "ask.expired",
     ]
     assert watch_approvals(session, ctx=ctx, now=asked + timedelta(days=15)) == []

@@ -110,7 +110,12 @@ def new_numbers(
         {
             "count": len(done),
             "rows": [
-                {"name": o.employee.name, "unit": o.employee.unit.name, "number": o.number}
+                {
+                    "name": o.employee.name,
+                    "employee_number": o.employee.employee_number,
+                    "unit": o.employee.unit.name,
+                    "number": o.number,
+                }
                 for o in done
             ],
             "municipality": municipality,
@@ -129,6 +134,8 @@ def phone_ready(order: OnboardingOrder, *, municipality: str) -> Notice | None:
         employee.email,
         {
             "name": employee.first_name,
+            "employee_name": employee.name,
+            "employee_number": employee.employee_number,
             "reference": order.reference,
             "model": order.phone_model_name,
             "number": order.number,

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from telefoni.cli import approve, audit, db, demo, keys, mail, onboard, sync, up
+from telefoni.cli import approve, audit, catalogue, db, demo, keys, mail, onboard, sync, up
 from telefoni.cli.common import usage_error
 
 app = typer.Typer(
@@ -53,6 +53,7 @@ app.command()(sync.sync)
 app.command()(demo.demo)
 app.command()(approve.approve)
 app.command()(onboard.onboard)
+app.command()(catalogue.catalogue)
 app.command()(up.up)
 app.add_typer(db.app, name="db")
 app.add_typer(mail.app, name="mail")

@@ -118,10 +118,10 @@ def delivered_order(
         assert record_delivery(session, ids, DeliveryInput(**delivery(61)), ctx=ctx) is None
         register(session, ids, ctx=ctx)
         notify(session, ids, ctx=ctx)
-        order = session.get(OnboardingOrder, ids[0])
-        assert order is not None
-        session.expunge(order.employee)
-        return order.employee
+        done = session.get(OnboardingOrder, ids[0])
+        assert done is not None
+        session.expunge(done.employee)
+        return done.employee
 
 
 @pytest.mark.parametrize("code", ["sjobacka", "alvnas"])

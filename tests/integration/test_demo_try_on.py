@@ -4,17 +4,30 @@ municipality's own."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from pydantic import SecretStr
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from models.onboarding import OnboardingOrder, OrderStatus
 from models.personnummer import PersonnummerVault
-from models.register import Device, DeviceStatus, Employee, Subscription, SubscriptionKind
+from models.register import (
+    Device,
+    DeviceStatus,
+    Employee,
+    Municipality,
+    Subscription,
+    SubscriptionKind,
+)
 from telefoni import demo
+from telefoni.core.settings import Settings, generate_key
 from telefoni.demo.try_on import NamesToTry, names_to_try
+from telefoni.up import DEMO_MUNICIPALITIES, load_demo
+from telefoni.up import names_to_try as names_to_try_lines
 from tests import factories
 
 TODAY = date(2025, 6, 2)
@@ -125,3 +138,42 @@ def test_one_with_an_order_already_is_not_picked_again(
 
     after = pick(session, mid, "Sjöbacka kommun").without_phone
     assert after is not None and after.employee_number != before.employee_number
+
+
+def test_up_names_them_for_each_municipality_of_the_demo(relay_db: Engine, tmp_path: Path) -> None:
+    """What `telefoni up` prints once the demo is loaded: each municipality's names, and a
+    deputy once the file of municipalities names one."""
+    file = tmp_path / "kommuner.toml"
+    shutil.copy(DEMO_MUNICIPALITIES, file)
+
+    def settings() -> Settings:
+        return Settings(
+            data_dir=tmp_path,
+            database_url=relay_db.url.render_as_string(hide_password=False),
+            municipalities_file=file,
+            pnr_encryption_key=SecretStr(generate_key()),
+            pnr_lookup_key=SecretStr(generate_key()),
+        )
+
+    load_demo(settings(), (120, 60))
+    printed = names_to_try_lines(settings())
+
+    assert printed[0] == "Att prova på i Sjöbacka kommun:"
+    assert "Att prova på i Älvnäs kommun:" in printed
+    assert sum("ingen utsedd" in line for line in printed) == 2
+    assert printed == names_to_try_lines(settings())  # the same names every time
+    with Session(relay_db) as session:
+        mid = session.scalars(select(Municipality.id).where(Municipality.code == "sjobacka")).one()
+        deputy = session.scalars(
+            select(Employee).where(Employee.municipality_id == mid).order_by(Employee.id)
+        ).first()
+        assert deputy is not None
+        named = f"{deputy.name} ({deputy.employee_number})"
+    text = file.read_text(encoding="utf-8").replace(
+        "[kommun.alvnas]", f'approval_deputies = ["{deputy.employee_number}"]\n\n[kommun.alvnas]'
+    )
+    file.write_text(text, encoding="utf-8")
+
+    printed = names_to_try_lines(settings())
+    sjobacka = printed[: printed.index("Att prova på i Älvnäs kommun:")]
+    assert f"  Ersättare som också får godkänna: {named}, " in "\n".join(sjobacka)

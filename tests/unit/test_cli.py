@@ -25,7 +25,7 @@ def test_the_commands_and_groups_in_the_order_help_lists_them() -> None:
         if isinstance(sub, TyperGroup)
     }
     assert list(command.list_commands(typer.Context(command))) == [
-        "sync", "demo", "approve", "onboard", "up", "db", "mail", "audit", "keys",
+        "sync", "demo", "approve", "onboard", "catalogue", "up", "db", "mail", "audit", "keys",
     ]  # fmt: skip
     assert groups == {
         "db": ["check", "revision", "upgrade"],

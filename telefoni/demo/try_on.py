@@ -147,7 +147,10 @@ def _without_phone(session: Session, municipality_id: int, today: date) -> Emplo
 
 
 def _with_phone(session: Session, municipality_id: int, today: date) -> Person | None:
-    """The first employee (by id) with a phone in use on a personal subscription of theirs."""
+    """The first employee (by id) with a phone in use on a personal subscription of theirs,
+    who manages no one (their leaving leaves nobody without a manager)."""
+    report = aliased(Employee)
+    manages = exists().where(report.manager_id == Employee.id)
     found = session.execute(
         select(Employee, Subscription.number)
         .join(Device, Device.holder_id == Employee.id)
@@ -156,6 +159,7 @@ def _with_phone(session: Session, municipality_id: int, today: date) -> Person |
             Employee.municipality_id == municipality_id,
             Employee.manager_id.is_not(None),
             _employed(Employee, today),
+            ~manages,
             Device.status == DeviceStatus.IN_USE,
             Subscription.owner_id == Employee.id,
             Subscription.kind == SubscriptionKind.PERSONAL,

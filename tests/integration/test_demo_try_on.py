@@ -82,6 +82,8 @@ def test_someone_to_order_for_their_manager_a_deputy_and_someone_with_a_phone(
 
     assert names.with_phone is not None and names.with_phone.number is not None
     holder = employee(session, mid, names.with_phone.employee_number)
+    reports = select(func.count()).select_from(Employee).where(Employee.manager_id == holder.id)
+    assert session.scalar(reports) == 0  # manages no one: their leaving orphans nobody
     device = session.scalars(select(Device).where(Device.holder_id == holder.id)).first()
     assert device is not None and device.status is DeviceStatus.IN_USE
     subscription = session.get(Subscription, device.subscription_id)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from prefect import State, flow
+from prefect import State, flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import Cancelled
 
@@ -72,6 +72,7 @@ def directory_sync(
         reason=reason,
         actor=actor,
         flow_run_id=run_id,
+        run_url=f"{settings.prefect_ui_url.rstrip('/')}/runs/flow-run/{run_id}" if run_id else None,
     )
     columns = municipality.hr_column_map or None
     try:
@@ -80,6 +81,7 @@ def directory_sync(
         report = run_sync(lambda: reader(file, columns), settings, options)
     except SyncAlreadyRunning as exc:
         # Not a failure: tonight's sync of this municipality is already under way.
+        get_run_logger().info(str(exc))
         return Cancelled(message=str(exc))
-    publish(report, municipality.code)
+    publish(report, municipality.code, municipality.hr_column_map or None)
     return report

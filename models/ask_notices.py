@@ -49,6 +49,7 @@ def fresh_code(
             "admin_email": admin_email,
             "municipality": municipality,
         },
+        sealed=True,
     )
 
 

@@ -14,3 +14,4 @@ class Notice:
     business_key: str  # with the template, the mail's identity: queued twice, sent once
     recipient: str
     context: dict[str, Any]
+    sealed: bool = False  # holds a one-time code: its content is erased once it is sent

@@ -46,6 +46,8 @@ def approval_request(
         return None
     lead = orders[0]
     key = "escalated" if escalated_from is not None else str(reminder)
+    if lead.approver_id not in (None, to.id) and escalated_from is None:
+        key += f":{to.employee_number}"  # a reminder to the manager's manager: a mail of its own
     return Notice(
         APPROVAL_REQUEST,
         f"onboarding-approval:{lead.reference}:{key}",
@@ -65,6 +67,7 @@ def approval_request(
             "deadline": deadline.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
             "municipality": municipality,
         },
+        sealed=code is not None,
     )
 
 
@@ -108,7 +111,12 @@ def new_numbers(
         {
             "count": len(done),
             "rows": [
-                {"name": o.employee.name, "unit": o.employee.unit.name, "number": o.number}
+                {
+                    "name": o.employee.name,
+                    "employee_number": o.employee.employee_number,
+                    "unit": o.employee.unit.name,
+                    "number": o.number,
+                }
                 for o in done
             ],
             "municipality": municipality,
@@ -127,6 +135,8 @@ def phone_ready(order: OnboardingOrder, *, municipality: str) -> Notice | None:
         employee.email,
         {
             "name": employee.first_name,
+            "employee_name": employee.name,
+            "employee_number": employee.employee_number,
             "reference": order.reference,
             "model": order.phone_model_name,
             "number": order.number,

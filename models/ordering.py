@@ -250,6 +250,7 @@ def order_mail_context(order: OperatorOrder, *, municipality: str = "") -> dict[
         "reference": order.reference,
         "idempotency_key": order.idempotency_key,
         "employee_name": order.employee_name,
+        "employee_number": order.employee_number,
         "replacement": order.replacement,
         "rows": rows,
         "label_width": max(len(label) for label, _ in rows) + 1,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import random
+import urllib.parse
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.nodes
+import markupsafe
 from sqlalchemy import (
+    Boolean,
     Enum,
     ForeignKey,
     Index,
@@ -25,6 +29,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
@@ -75,10 +80,21 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[created_ts]
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Holds a secret (a one-time code): the relay erases its content once it is sent or dead.
+    sealed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     attachments: Mapped[list[OutboxAttachment]] = relationship(
         back_populates="message", order_by="OutboxAttachment.id", lazy="selectin"
     )
+
+    def erase(self) -> None:
+        """Keep who it was to, from and about (its headers), not what it said."""
+        headers = self.raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+        self.raw = headers + b"\r\n\r\n" + ERASED.encode() + b"\r\n"
+        self.body_text = self.body_html = ERASED
+
+
+ERASED = "(Innehållet, med en engångskod, raderades när meddelandet hade skickats.)"
 
 
 class OutboxAttachment(Base):
@@ -95,11 +111,13 @@ class OutboxAttachment(Base):
 
 @dataclass(frozen=True, slots=True)
 class Sender:
-    """Who the notices come from (the From header), and the signature under each."""
+    """Who the notices come from (the From header), the signature under each, and where its
+    readers turn with questions (the municipality's contact centre, linked in the footer)."""
 
     address: str
     name: str = "Telefoni"
     signature: str | None = None
+    contact_centre: str | None = None
 
     @property
     def domain(self) -> str:
@@ -124,6 +142,31 @@ class PersonnummerInMail(ValueError):
     """A rendered e-mail would contain a personnummer; it is never queued."""
 
 
+_LINKABLE = ("https://", "http://", "mailto:")
+
+
+@jinja2.pass_eval_context
+def link(
+    eval_ctx: jinja2.nodes.EvalContext, target: object, text: str | None = None, **query: str
+) -> str | markupsafe.Markup:
+    """The templates' `link` filter: ``{{ run_url|link }}``, ``{{ url|link("Öppna") }}``,
+    ``{{ address|link(subject="Leverans TEL-000123") }}``.
+
+    In an HTML template (autoescaped) a clickable ``<a href="…">text</a>``, escaped (``text``
+    defaults to the address itself); in a text template the address alone. An e-mail address
+    becomes a ``mailto:`` link (``query``: its subject or body, URL-encoded); a scheme other
+    than http(s) or mailto is never linked, only shown."""
+    shown = str(target)
+    href = f"mailto:{shown}" if "@" in shown and "://" not in shown else shown
+    if query:
+        href += "?" + urllib.parse.urlencode(query, quote_via=urllib.parse.quote)
+    if not eval_ctx.autoescape:
+        return shown
+    if not href.lower().startswith(_LINKABLE):
+        return markupsafe.escape(text or shown)
+    return markupsafe.Markup('<a href="{}">{}</a>').format(href, text or shown)
+
+
 _env = jinja2.Environment(
     loader=jinja2.FileSystemLoader(TEMPLATES),
     autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
@@ -132,6 +175,7 @@ _env = jinja2.Environment(
     lstrip_blocks=True,
     keep_trailing_newline=True,
 )
+_env.filters["link"] = link
 
 
 def render(template: str, context: Mapping[str, Any]) -> Rendered:
@@ -159,6 +203,16 @@ def _refuse_personnummer(template: str, rendered: str) -> str:
     return rendered
 
 
+def sender_context(sender: Sender) -> dict[str, Any]:
+    """What every template may use of its sender: the signature, the sender's address (to
+    reply to) and the contact centre's (the footer's link)."""
+    return {
+        "signature": sender.signature,
+        "sender_address": sender.address,
+        "contact_centre": sender.contact_centre,
+    }
+
+
 def message_id(template: str, business_key: str, domain: str) -> str:
     identity = uuid.uuid5(MESSAGE_ID_NAMESPACE, template + "\0" + business_key)
     return f"<{identity}@{domain}>"
@@ -173,6 +227,7 @@ def enqueue(
     context: Mapping[str, Any],
     sender: Sender,
     attachments: Sequence[Attachment] = (),
+    sealed: bool = False,
 ) -> OutboxMessage:
     """Queue a notice in the caller's transaction; the same (template, key) twice is one mail."""
     existing = session.scalar(
@@ -182,7 +237,7 @@ def enqueue(
     )
     if existing is not None:
         return existing
-    content = render(template, {"signature": sender.signature, **context})
+    content = render(template, {**sender_context(sender), **context})
     fixed_id = message_id(template, business_key, sender.domain)
     message = OutboxMessage(
         template=template,
@@ -192,6 +247,7 @@ def enqueue(
         body_text=content.text,
         body_html=content.html,
         message_id=fixed_id,
+        sealed=sealed,
         raw=build_message(
             recipient=recipient,
             subject=content.subject,

@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from collections.abc import Mapping
 from typing import Any, Protocol
 from xml.sax.saxutils import escape
 
 import pandas as pd
 
-from models.hr_export import REASON_TEXT
+from models.hr_export.reasons import quarantine_for_people
+from models.wording import counted
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PREVIEW_ROWS = 20
@@ -30,10 +32,15 @@ class SyncFacts(Protocol):
     quarantine: pd.DataFrame
 
 
-def summary_context(facts: SyncFacts, *, municipality: str) -> dict[str, Any]:
-    """Template context for `katalogsynk`: counts and a short preview, in Swedish."""
+def summary_context(
+    facts: SyncFacts, *, municipality: str, run_url: str | None = None
+) -> dict[str, Any]:
+    """Template context for `katalogsynk`: counts and a short preview, in Swedish;
+    ``run_url``: the run in the Prefect UI, if the run is a flow run."""
     preview = facts.changes.head(PREVIEW_ROWS)
     return {
+        "headline": headline(facts),
+        "run_url": run_url,
         "municipality": municipality,
         "file_name": facts.file_name,
         "run_id": facts.sync_run_id,
@@ -45,6 +52,18 @@ def summary_context(facts: SyncFacts, *, municipality: str) -> dict[str, Any]:
         "preview": preview.to_dict("records"),
         "more": max(len(facts.changes) - PREVIEW_ROWS, 0),
     }
+
+
+def headline(facts: SyncFacts) -> str:
+    """The mail's subject: "Kunddatabasen: 12 nya, 3 ändrade, 1 borttagen, 1 rad i karantän"."""
+    text = (
+        f"Kunddatabasen: {counted(facts.joiners, 'ny', 'nya')}, "
+        f"{counted(facts.changed, 'ändrad', 'ändrade')}, "
+        f"{counted(facts.leavers, 'borttagen', 'borttagna')}"
+    )
+    if facts.rows_quarantined:
+        text += f", {counted(facts.rows_quarantined, 'rad', 'rader')} i karantän"
+    return text
 
 
 def _cells(values: pd.Series, letter: str, rows: pd.Series) -> pd.Series:
@@ -89,23 +108,19 @@ def _column_letter(index: int) -> str:
     return letters
 
 
-def changes_workbook(changes: pd.DataFrame, quarantine: pd.DataFrame) -> bytes:
-    """The full change list and the quarantined rows as an XLSX file.
+def changes_workbook(
+    changes: pd.DataFrame,
+    quarantine: pd.DataFrame,
+    column_names: Mapping[str, str] | None = None,
+) -> bytes:
+    """The full change list and the quarantined rows as an XLSX file; the quarantine as people
+    read it (`quarantine_for_people`; ``column_names``: the municipality's HR column map).
 
     Written as the few XML parts an XLSX needs (a sheet of inline strings each): for a list of
     thousands of changes openpyxl's writer took a third of a second, this takes a hundredth."""
     sheets: list[tuple[str, pd.DataFrame]] = [("Ändringar", changes)]
     if len(quarantine):
-        q = pd.DataFrame(
-            {
-                "rad i filen": quarantine["row"],
-                "anställningsnummer": quarantine["employee_number"],
-                "fält": quarantine["field"],
-                "orsak": quarantine["reason"].map(lambda r: REASON_TEXT.get(r, str(r))),
-                "detalj": quarantine["detail"],
-            }
-        )
-        sheets.append(("Karantän", q))
+        sheets.append(("Karantän", quarantine_for_people(quarantine, column_names)))
     numbers = range(1, len(sheets) + 1)
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as book:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.tasks import exponential_backoff
 from sqlalchemy import Engine, select, update
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from models.base import utcnow
 from models.outbox import OutboxMessage, OutboxStatus, RetryPolicy
+from models.wording import counted, number
 from tasks.mail import MailServerUnavailable, MailTransport, Outcome, OutgoingMail, SendResult
 from telefoni.core.locks import exclusive_run
 from telefoni.core.settings import Settings
@@ -97,6 +98,13 @@ def _record(
                 report.dead_letters.append((mail.recipient, mail.subject, why))
             changes.append(row)
         session.execute(update(OutboxMessage), changes)
+        settled = [c["id"] for c in changes if "status" in c]  # sent, or dead
+        for message in session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.id.in_(settled), OutboxMessage.sealed.is_(True)
+            )
+        ):
+            message.erase()  # a one-time code is kept nowhere once it has gone (or died)
     results.clear()
 
 
@@ -142,6 +150,20 @@ def relay_outbox(
     return report
 
 
+def relay_log_line(report: RelayReport) -> str:
+    """The relay run in one Swedish line with its counts (no recipients: they are people)."""
+    if report.skipped:
+        return "Ett annat utskick pågick redan; den här körningen gjorde ingenting."
+    line = (
+        f"Skickade {counted(report.sent, 'e-postmeddelande', 'e-postmeddelanden')}; "
+        f"{number(report.retry_later)} väntar på nytt försök; "
+        f"{number(report.dead)} kunde inte levereras."
+    )
+    if report.still_pending:
+        line += f" {number(report.still_pending)} väntar kvar i utkorgen."
+    return line
+
+
 def relay_policy(settings: Settings) -> RetryPolicy:
     """The relay's retry policy from the settings."""
     return RetryPolicy(
@@ -179,9 +201,17 @@ def send_outbox(batch_size: int = 500) -> RelayReport:
     from telefoni.core.settings import get_settings
 
     settings = get_settings()
-    return relay_outbox(
+    report = relay_outbox(
         get_engine(settings.database_url),
         transport_from(settings),
         policy=relay_policy(settings),
         batch_size=batch_size,
     )
+    logger = get_run_logger()
+    logger.info(relay_log_line(report))
+    if report.dead:
+        logger.warning(
+            "%s lades som döda brev; se körningens rapport för mottagare och orsak.",
+            counted(report.dead, "e-postmeddelande", "e-postmeddelanden"),
+        )
+    return report

@@ -244,6 +244,33 @@ def load_demo(settings: Settings, employees: Sequence[int] = DEMO_EMPLOYEES) -> 
     return loaded
 
 
+def names_to_try(settings: Settings) -> list[str]:
+    """For each municipality of the settings, whom to try each flow on (`demo.try_on`), as
+    the lines `run_system` prints."""
+    from datetime import datetime
+
+    from telefoni.core.db import make_engine, session_factory
+    from telefoni.core.tenancy import municipality_id
+    from telefoni.demo.try_on import names_to_try as pick
+
+    engine = make_engine(settings.database_url)
+    lines: list[str] = []
+    try:
+        with session_factory(engine).begin() as session:
+            for municipality in settings.municipalities:
+                names = pick(
+                    session,
+                    municipality_id(session, municipality),
+                    municipality=municipality.name,
+                    deputies=municipality.deputies,
+                    today=datetime.now(settings.tz).date(),
+                )
+                lines += names.lines(municipality.code)
+    finally:
+        engine.dispose()
+    return lines
+
+
 class _ShutdownNoise(logging.Filter):
     """Drops asyncio's reports of tasks cancelled by Ctrl-C: shutdown, not an error."""
 
@@ -285,6 +312,8 @@ def run_system(settings: Settings, *, demo_employees: Sequence[int] = DEMO_EMPLO
             PORT,
             len(deployments),
         )
+        for line in names_to_try(settings):
+            log.info("%s", line)
         if deployments:
             from prefect import serve
 

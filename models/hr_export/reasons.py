@@ -1,5 +1,6 @@
-"""Why a row is quarantined: the reason codes, their Swedish texts, and the details built per
-row (row numbers, lengths and codes, never a personal value)."""
+"""Why a row is quarantined: the reason codes, their Swedish texts, the details built per
+row (row numbers, lengths and codes, never a personal value), and the quarantine as people
+read it (`quarantine_for_people`: Swedish headers, a Swedish sentence per reason)."""
 
 from __future__ import annotations
 
@@ -49,6 +50,57 @@ REASON_TEXT: Final[Mapping[Reason, str]] = {
     Reason.UNKNOWN_MANAGER: "chefens anställningsnummer finns varken i filen eller i registret",
     Reason.CONTROL_CHARACTER: "värdet innehåller styrtecken (t.ex. radbrytning eller tabb)",
 }
+
+
+#: The quarantine's columns as people read them (the run's artifact, the contact centre's XLSX).
+QUARANTINE_HEADERS: Final[Mapping[str, str]] = {
+    "row": "rad",
+    "employee_number": "anställningsnummer",
+    "field": "fält",
+    "reason": "orsak",
+}
+_UNKNOWN_REASON: Final = "felaktigt värde"
+
+
+def reason_sentence(reason: str, detail: str | None = None) -> str:
+    """A quarantine row's reason as one Swedish sentence: the row's own detail where it says
+    more than the reason's text ("ogiltigt personnummer (kontrollsiffran stämmer inte)"), else
+    the reason's text. Never the code: the database keeps the codes, people read this."""
+    try:
+        general = REASON_TEXT[Reason(reason)]
+    except ValueError:
+        general = ""
+    said = (detail or "").strip()
+    if not said or said == general:
+        return general or _UNKNOWN_REASON
+    if general and said.startswith(general + ": "):
+        return f"{general} ({said[len(general) + 2 :]})"
+    return said
+
+
+def quarantine_for_people(
+    quarantine: pd.DataFrame, column_names: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """The quarantine (`Validated.quarantine`, or its rows read back) with Swedish headers
+    (:data:`QUARANTINE_HEADERS`), the field as HR's file names it and the reason as a
+    sentence (`reason_sentence`). ``column_names``: the municipality's map of HR's headers to
+    ours (``hr_column_map``); a field it does not rename keeps the default format's name.
+    Holds no personal value: a row is named by its number and employee number only."""
+    theirs = {ours: header for header, ours in (column_names or {}).items()}
+    details = (
+        quarantine["detail"] if "detail" in quarantine else pd.Series("", index=quarantine.index)
+    )
+    return pd.DataFrame(
+        {
+            QUARANTINE_HEADERS["row"]: quarantine["row"].to_numpy(),
+            QUARANTINE_HEADERS["employee_number"]: quarantine["employee_number"].to_numpy(),
+            QUARANTINE_HEADERS["field"]: [theirs.get(f, f) for f in quarantine["field"]],
+            QUARANTINE_HEADERS["reason"]: [
+                reason_sentence(str(r), None if pd.isna(d) else str(d))
+                for r, d in zip(quarantine["reason"], details, strict=True)
+            ],
+        }
+    )
 
 
 # Codes (units, cost centres, employee numbers) are echoed in details only when they look like

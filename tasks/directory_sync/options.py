@@ -41,6 +41,10 @@ class SyncOptions:
     sender: Sender = field(default_factory=lambda: Sender("telefoni@example.invalid"))
     actor: Actor = field(default_factory=lambda: Actor.system("directory-sync"))
     flow_run_id: str | None = None
+    #: HR's header → ours (the municipality's `hr_column_map`): the quarantine names a field
+    #: as HR's file does.
+    hr_columns: dict[str, str] = field(default_factory=dict)
+    run_url: str | None = None  # the run in the Prefect UI, linked from the mail
 
 
 def options_from(
@@ -52,6 +56,7 @@ def options_from(
     reason: str | None,
     actor: Actor,
     flow_run_id: str | None,
+    run_url: str | None = None,
 ) -> SyncOptions:
     """A run of ``municipality`` (its register id ``municipality_id``): its brake, its contact
     centre, its sender."""
@@ -72,4 +77,6 @@ def options_from(
         sender=sender_of(m),
         actor=actor,
         flow_run_id=flow_run_id,
+        hr_columns=dict(m.hr_column_map),
+        run_url=run_url,
     )

@@ -15,6 +15,7 @@ from models.hr_export import HrExport, Validated
 from models.outbox import Attachment, enqueue
 from models.sync_report import XLSX_TYPE, summary_context
 from models.sync_run import HrQuarantine, SyncRun, SyncStatus
+from models.wording import counted, number
 from tasks.directory_sync.options import SyncOptions
 
 
@@ -154,7 +155,9 @@ def _notify(session: Session, report: SyncReport, options: SyncOptions, workbook
         business_key=f"sync-run-{report.sync_run_id}",
         recipient=options.contact_centre_email,
         sender=options.sender,
-        context=summary_context(report, municipality=options.municipality.name),
+        context=summary_context(
+            report, municipality=options.municipality.name, run_url=options.run_url
+        ),
         attachments=[
             Attachment(
                 filename=f"kunddatabas-andringar-{report.sync_run_id}.xlsx",
@@ -163,6 +166,33 @@ def _notify(session: Session, report: SyncReport, options: SyncOptions, workbook
             )
         ],
     )
+
+
+def log_lines(report: SyncReport) -> list[str]:
+    """What the run did, in a few Swedish lines with counts, for the run's log (no names, no
+    personnummer): what was read, what the directory gets, and whether it was written."""
+    lines = [
+        f"Läste {counted(report.rows_read, 'rad', 'rader')} ur HR-exporten "
+        f"{report.file_name} ({number(report.rows_quarantined)} i karantän).",
+        f"Kunddatabasen: {counted(report.joiners, 'ny', 'nya')}, "
+        f"{counted(report.changed, 'ändrad', 'ändrade')}, "
+        f"{counted(report.leavers, 'borttagen', 'borttagna')}, "
+        f"{counted(report.rows_unchanged, 'oförändrad', 'oförändrade')}.",
+    ]
+    if report.status is SyncStatus.BRAKED:
+        lines.append(f"Bromsen stoppade synken, inget skrevs: {report.message}")
+    elif report.status is SyncStatus.DRY_RUN:
+        lines.append(
+            "Provkörning: inget skrevs." + (f" {report.message}" if report.message else "")
+        )
+    else:
+        lines.append(f"Ändringarna är skrivna i kunddatabasen för {report.municipality}.")
+    if report.rows_quarantined:
+        lines.append(
+            f"{counted(report.rows_quarantined, 'rad', 'rader')} i karantän lästes inte in; "
+            "personernas poster står kvar som de var; orsakerna står i körningens karantäntabell."
+        )
+    return lines
 
 
 def summary_markdown(report: SyncReport) -> str:

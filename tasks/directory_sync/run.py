@@ -180,7 +180,7 @@ def _workbook(
     if held or ready.identical or not (the_plan.has_changes or the_plan.rows_quarantined):
         return None
     report = _report(export, the_plan, ready.checked, SyncStatus.APPLIED, "")
-    return side.submit(changes_workbook, report.changes, report.quarantine)
+    return side.submit(changes_workbook, report.changes, report.quarantine, options.hr_columns)
 
 
 def _plan(

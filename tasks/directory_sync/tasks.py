@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from models.hr_export import HrExport, HrFileIncomplete, read_hr_export
-from tasks.directory_sync.report import SyncReport, summary_markdown
+from models.hr_export.reasons import quarantine_for_people
+from models.wording import counted
+from tasks.directory_sync.report import SyncReport, log_lines, summary_markdown
 
 ARTIFACT_ROWS = 500
 
@@ -40,17 +42,34 @@ def _still_being_written(task: Any, task_run: Any, state: Any) -> bool:
 def read_export(path: str, column_map: dict[str, str] | None = None) -> HrExport:
     """Read the HR file; retried only while it is missing or looks half-written."""
     try:
-        return read_hr_export(Path(path), column_map=column_map)
+        export = read_hr_export(Path(path), column_map=column_map)
     except FileNotFoundError:
         raise HrFileMissing(f"HR-exporten finns inte: {path}") from None
     except PermissionError:
         raise PermissionError(f"HR-exporten går inte att läsa (behörighet): {path}") from None
+    unknown = f"; okända kolumner lästes inte: {', '.join(export.extra_columns)}"
+    get_run_logger().info(
+        "HR-exporten %s är läst: %s (teckenkodning %s)%s.",
+        export.path.name,
+        counted(len(export.rows), "rad", "rader"),
+        export.encoding,
+        unknown if export.extra_columns else "",
+    )
+    return export
 
 
 @task(name="Rapportera katalogsynken", cache_policy=NO_CACHE, persist_result=False)
-def publish(report: SyncReport, municipality_code: str) -> None:
-    """Markdown summary and the change and quarantine tables on the run, under keys with the
-    municipality's code (each municipality's latest run apart from the others')."""
+def publish(
+    report: SyncReport, municipality_code: str, column_names: dict[str, str] | None = None
+) -> None:
+    """What the run did in the run's log, and the markdown summary and the change and
+    quarantine tables on the run, under keys with the municipality's code (each
+    municipality's latest run apart from the others'). The quarantine as people read it:
+    Swedish headers and reasons, fields as HR's file (``column_names``: its column map)
+    names them."""
+    logger = get_run_logger()
+    for line in log_lines(report):
+        logger.info(line)
     key, where = f"directory-sync-{municipality_code}", report.municipality
     create_markdown_artifact(
         key=key, markdown=summary_markdown(report), description=f"Katalogsynk – {where}"
@@ -65,6 +84,8 @@ def publish(report: SyncReport, municipality_code: str) -> None:
     if len(report.quarantine):
         create_table_artifact(
             key=f"{key}-quarantine",
-            table=report.quarantine.head(ARTIFACT_ROWS).astype(str).to_dict("records"),
+            table=quarantine_for_people(report.quarantine.head(ARTIFACT_ROWS), column_names)
+            .astype(str)
+            .to_dict("records"),
             description=f"Rader i karantän, {where} (värden visas inte)",
         )

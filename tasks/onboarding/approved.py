@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from models import audit
 from models import onboarding_notices as notices
 from models import onboarding_rules as rules
+from models.ask_notices import person
 from models.asks import SYSTEM, Ask, AtDeadline, shown
 from models.audit import Actor, AuditRecord
 from models.notice import Notice
@@ -35,7 +36,7 @@ from tasks.onboarding.base import (
     paid_apps,
     queue,
 )
-from tasks.people import AskContext, Given, Purpose, answer, open_ask
+from tasks.people import AskContext, Given, Purpose, answer, employee, open_ask
 
 WATCH = Actor.system("reminders")
 
@@ -246,7 +247,8 @@ class Approval:
         else:
             records = [_reject(order, who, comment, octx) for order in waiting]
         audit.record_many(session, records)
-        tell_requester(session, waiting, octx, approved=approved, by=who, comment=comment)
+        by = person(employee(session, ctx, who), who)  # "Maja Berg (E12)", as people read it
+        tell_requester(session, waiting, octx, approved=approved, by=by, comment=comment)
 
     def expired(self, session: Session, ask: Ask, ctx: AskContext, now: datetime) -> None:
         """Nobody decided in time: rejected (§4), and whoever ordered is told."""

@@ -198,6 +198,7 @@ def queue(session: Session, ctx: Context, notice: Notice | None) -> None:
             recipient=notice.recipient,
             context=notice.context,
             sender=ctx.sender,
+            sealed=notice.sealed,
         )
 
 

@@ -58,6 +58,7 @@ class AskContext:
                 recipient=notice.recipient,
                 context=notice.context,
                 sender=self.sender,
+                sealed=notice.sealed,
             )
 
 

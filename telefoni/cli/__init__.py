@@ -11,7 +11,19 @@ from typing import Annotated
 
 import typer
 
-from telefoni.cli import approve, audit, db, demo, keys, mail, onboard, pending, sync, up
+from telefoni.cli import (
+    approve,
+    audit,
+    catalogue,
+    db,
+    demo,
+    keys,
+    mail,
+    onboard,
+    pending,
+    sync,
+    up,
+)
 from telefoni.cli.common import usage_error
 
 app = typer.Typer(
@@ -53,6 +65,7 @@ app.command()(sync.sync)
 app.command()(demo.demo)
 app.command()(approve.approve)
 app.command()(onboard.onboard)
+app.command()(catalogue.catalogue)
 app.command()(up.up)
 app.command()(pending.pending)
 app.command()(pending.unlock)

@@ -42,4 +42,9 @@ def municipality_names(session: Session) -> dict[int, str]:
 
 def sender_of(municipality: MunicipalitySettings) -> Sender:
     """Who ``municipality``'s notices come from, signed as it signs them."""
-    return Sender(str(municipality.mail_from), municipality.sender_name, municipality.signature)
+    return Sender(
+        str(municipality.mail_from),
+        municipality.sender_name,
+        municipality.signature,
+        str(municipality.contact_centre_email),
+    )

@@ -162,8 +162,12 @@ def test_unanswered_it_goes_to_the_managers_manager_who_may_then_answer(
     assert escalation.subject.startswith("Till dig som chefens chef:")
     assert f"Den gick till {a.manager.name}, som inte har svarat" in escalation.body_text
     assert a.ask.escalated_to_id == a.chief.id
-    pass_of_the_watch(session, a, timedelta(days=7, hours=1))
-    assert len(mails_to(session, a.chief)) == 1  # escalated once
+    pass_of_the_watch(session, a, timedelta(days=7, hours=1))  # and a reminder, to both
+    assert [m.subject.split(":")[0] for m in mails_to(session, a.chief)] == [
+        "Till dig som chefens chef",
+        "Påminnelse",
+    ]
+    assert mails_to(session, a.manager)[-1].subject.startswith("Påminnelse")
 
     code = code_of(session, a, a.chief)
     assert code != code_of(session, a, a.manager)  # a code of their own

@@ -174,7 +174,7 @@ def test_joiners_changes_leavers_and_quarantine(town: Town) -> None:
         )
         mail = session.scalars(select(OutboxMessage)).one()
         assert mail.recipient == "kontaktcenter@sjobacka.example"
-        assert "1 nya, 1 ändrade, 2 borttagna, 1 rader i karantän" in mail.subject
+        assert "1 ny, 1 ändrad, 2 borttagna, 1 rad i karantän" in mail.subject
         assert mail.attachments[0].filename.endswith(".xlsx")
 
 
@@ -246,7 +246,7 @@ def test_the_contact_centre_gets_the_change_list(town: Town, smtp_server: SmtpSe
     assert report.sent == 1
     (received,) = smtp_server.messages
     assert received.rcpt_tos == ("kontaktcenter@sjobacka.example",)
-    assert "Kunddatabasen: 0 nya, 1 ändrade" in received.subject
+    assert "Kunddatabasen: 0 nya, 1 ändrad" in received.subject
     (attachment,) = [p for p in received.message.iter_attachments()]
     assert str(attachment.get_filename()).endswith(".xlsx")
     book = openpyxl.load_workbook(io.BytesIO(attachment.get_content()))

@@ -125,9 +125,9 @@ def test_each_notice_is_its_own_template_saying_the_same_in_text_and_html(
         assert said == paragraphs, mail.template
     decision, numbers, welcome = sent[2:]
     order = session.get(OnboardingOrder, ids[0])
-    assert order is not None
+    assert order is not None and order.approver is not None
     assert decision.body_text.split("\n\n")[1:4] == [
-        f"Beställningen {order.reference} godkändes av {order.decided_by}.",
+        f"Beställningen {order.reference} godkändes av {order.approver.name} ({order.decided_by}).",
         "Kommentar: Behövs",
         "Beställningen går nu till den anvisade beställningsfunktionen (§6.1).",
     ]

@@ -495,3 +495,37 @@ def test_the_relay_is_the_task_and_its_policy_a_plain_function() -> None:
     assert not isinstance(relay_policy, Task)
     policy = relay_policy(Settings(relay_max_attempts=5, relay_backoff_seconds=60))
     assert (policy.max_attempts, policy.base_seconds) == (5, 60)
+
+
+def test_a_mail_with_a_one_time_code_is_erased_once_sent(
+    relay_db: Engine, smtp_server: SmtpServer, clock: Clock
+) -> None:
+    """The code reaches its person and is then kept nowhere: the row keeps only its headers."""
+    with Session(relay_db) as session, session.begin():
+        sealed = enqueue(
+            session,
+            template="meddelande",
+            business_key="code-1",
+            recipient="maja@hallsberg.example",
+            context={
+                "subject": "Din engångskod",
+                "name": "Maja",
+                "paragraphs": ["Din engångskod: 1234 5678"],
+                "municipality": "Hallsbergs kommun",
+            },
+            sender=Sender(SENDER, SENDER_NAME),
+            sealed=True,
+        ).message_id
+    plain = queue(relay_db, 1)[0].message_id
+
+    assert relay(relay_db, smtp_server, clock).sent == 2
+    (delivered,) = [m.message for m in smtp_server.messages if m.message_id == sealed]
+    body = delivered.get_body(("plain",))
+    assert body is not None and "1234 5678" in body.get_content()
+    row = rows(relay_db)[sealed]
+    for field in ("body_text", "body_html", "raw"):
+        value = row[field].decode() if isinstance(row[field], bytes) else row[field]
+        assert "1234" not in value and "raderades" in value, field
+    stored = BytesParser(policy=policy.default).parsebytes(row["raw"])
+    assert (stored["To"], stored["Subject"]) == ("maja@hallsberg.example", "Din engångskod")
+    assert "Telefonen skickas" in rows(relay_db)[plain]["body_text"]  # other mail: as it was

@@ -9,6 +9,7 @@ import openpyxl
 import pandas as pd
 
 from models.hr_export import REASON_TEXT, Reason
+from models.personnummer import InvalidPersonnummer
 from models.sync_report import changes_workbook
 
 COLUMNS = ["anställningsnummer", "namn", "ändring", "fält", "före", "efter"]
@@ -41,23 +42,43 @@ def test_every_change_is_a_row_of_text_as_written() -> None:
     assert sheet.cell(row=2, column=6).data_type == "s"  # a formula's text, never a formula
 
 
-def test_quarantined_rows_get_their_own_sheet_with_the_reason_in_swedish() -> None:
+def test_quarantined_rows_get_their_own_sheet_in_swedish() -> None:
+    """Headers and reasons as people read them, the field as HR's file names it; the codes
+    never show."""
     data = changes_workbook(
         _changes(),
         _quarantine(
-            (4, "A1004", "epost", Reason.INVALID_EMAIL, "saknar @"),
-            (9, "", "personnummer", "x", ""),
+            (4, "A1004", "epost", Reason.INVALID_EMAIL, REASON_TEXT[Reason.INVALID_EMAIL]),
+            (
+                9,
+                "",
+                "personnummer",
+                Reason.INVALID_PERSONNUMMER,
+                str(InvalidPersonnummer("checksum")),
+            ),
+            (
+                12,
+                "A1012",
+                "organisationsenhet",
+                Reason.UNKNOWN_UNIT,
+                "organisationsenheten U9 finns inte i registret",
+            ),
+            (13, "A1013", "titel", "ett_okant_fel", ""),
         ),
+        {"Enhet": "organisationsenhet"},
     )
     sheets = pd.read_excel(io.BytesIO(data), sheet_name=None, dtype=str, keep_default_na=False)
 
     assert list(sheets) == ["Ändringar", "Karantän"]
     assert list(sheets["Ändringar"].columns) == COLUMNS and sheets["Ändringar"].empty
-    rows = sheets["Karantän"].to_dict("records")
-    assert [r["rad i filen"] for r in rows] == ["4", "9"]
-    assert rows[0]["fält"] == "epost" and rows[0]["detalj"] == "saknar @"
-    assert rows[0]["orsak"] == REASON_TEXT[Reason.INVALID_EMAIL]  # the code, told in Swedish
-    assert rows[1]["orsak"] == "x"  # an unknown code is shown as it is
+    quarantine = sheets["Karantän"]
+    assert list(quarantine.columns) == ["rad", "anställningsnummer", "fält", "orsak"]
+    assert quarantine.values.tolist() == [
+        ["4", "A1004", "epost", "ogiltig e-postadress (förväntat namn@domän.se)"],
+        ["9", "", "personnummer", "ogiltigt personnummer (kontrollsiffran stämmer inte)"],
+        ["12", "A1012", "Enhet", "organisationsenheten U9 finns inte i registret"],
+        ["13", "A1013", "titel", "felaktigt värde"],  # an unknown code is not shown
+    ]
 
 
 def test_a_long_list_is_one_sheet_of_all_rows() -> None:

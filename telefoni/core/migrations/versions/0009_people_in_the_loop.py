@@ -4,7 +4,8 @@ Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-04 01:24:04.725947
 
-Every question put to a person is an `ask` row from now on. Orders that were already waiting
+Every question put to a person is an `ask` row from now on. A mail that carries a one-time
+code is `sealed`: the relay erases its content once it is sent. Orders that were already waiting
 for their manager's decision get theirs here, asked when the manager was asked, due by the
 municipality's deadline, with the reminders already sent: the reminders watch carries on with
 them. Their managers got no one-time code in the mail of before: answering without one sends
@@ -120,6 +121,10 @@ def upgrade() -> None:
     with op.batch_alter_table("ask_code", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_ask_code_ask_id"), ["ask_id"], unique=False)
 
+    with op.batch_alter_table("outbox_message", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("sealed", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
     with op.batch_alter_table("onboarding_order", schema=None) as batch_op:
         batch_op.add_column(sa.Column("ask_id", sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f("ix_onboarding_order_ask_id"), ["ask_id"], unique=False)
@@ -230,6 +235,8 @@ def _asks_for_waiting_orders(bind: sa.Connection) -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("outbox_message", schema=None) as batch_op:
+        batch_op.drop_column("sealed")
     with op.batch_alter_table("onboarding_order", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_onboarding_order_ask_id_ask"), type_="foreignkey")
         batch_op.drop_index(batch_op.f("ix_onboarding_order_ask_id"))

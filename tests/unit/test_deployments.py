@@ -190,3 +190,11 @@ def test_the_directory_sync_runs_nightly_for_each_municipality() -> None:
         ("0 2 * * *", "Europe/Stockholm", {"kommun": m.name}, f"directory-sync-{m.code}", True)
         for m in TWO
     ]
+
+
+def test_the_reminders_watch_runs_hourly_one_at_a_time_for_all_municipalities() -> None:
+    (watch,) = [d for d in load_deployments(municipalities=TWO) if d.name == "reminders"]
+
+    assert _schedules(watch) == [("0 * * * *", "Europe/Stockholm", {}, "reminders", True)]
+    assert watch.concurrency_limit == 1
+    assert "kommun" not in watch._parameter_openapi_schema.properties  # one run: every one

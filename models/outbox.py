@@ -37,6 +37,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from models.audit import mask_personnummer
 from models.base import Base, UTCDateTime, created_ts, intpk, utcnow
 from models.mime import build_message
+from models.notice import Notice
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 MESSAGE_ID_NAMESPACE = uuid.UUID("6f1c3a52-3f7e-4c55-9d1e-0b7a3c2e9a41")
@@ -266,6 +267,20 @@ def enqueue(
     session.add(message)
     session.flush()
     return message
+
+
+def enqueue_notice(session: Session, notice: Notice | None, sender: Sender) -> None:
+    """Queue a notice (None: nobody to tell) from `sender`, in the caller's transaction."""
+    if notice is not None:
+        enqueue(
+            session,
+            template=notice.template,
+            business_key=notice.business_key,
+            recipient=notice.recipient,
+            context=notice.context,
+            sender=sender,
+            sealed=notice.sealed,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,9 @@ def prefect_environment(settings: Settings) -> dict[str, str]:
         "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
         "PREFECT_LOCAL_STORAGE_PATH": str(home / "storage"),
         "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+        # A run resumed from its form comes back within 2 s, not 10: a refused answer is
+        # shown again while the person is still at the form.
+        "PREFECT_RUNNER_POLL_FREQUENCY": "2",
     }
 
 

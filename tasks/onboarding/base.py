@@ -25,7 +25,7 @@ from models.onboarding_rules import (
     Services,
     placed_services,
 )
-from models.outbox import Sender, enqueue
+from models.outbox import Sender, enqueue_notice
 from models.register import Employee, PhoneModel, SubscriptionOption
 from tasks.people.context import AskContext, timing_of
 from telefoni.core.municipalities import MunicipalitySettings
@@ -190,16 +190,7 @@ def event(
 
 def queue(session: Session, ctx: Context, notice: Notice | None) -> None:
     """Queue a notice in the caller's transaction, from the run's sender (None: nobody to tell)."""
-    if notice is not None:
-        enqueue(
-            session,
-            template=notice.template,
-            business_key=notice.business_key,
-            recipient=notice.recipient,
-            context=notice.context,
-            sender=ctx.sender,
-            sealed=notice.sealed,
-        )
+    enqueue_notice(session, notice, ctx.sender)
 
 
 def paid_apps(order: OnboardingOrder) -> tuple[PaidApp, ...]:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from models.asks import Timing
 from models.audit import Actor
 from models.notice import Notice
-from models.outbox import Sender, enqueue
+from models.outbox import Sender, enqueue_notice
 from telefoni.core.municipalities import MunicipalitySettings
 from telefoni.core.settings import Settings
 from telefoni.core.tenancy import sender_of
@@ -50,16 +50,7 @@ class AskContext:
 
     def queue(self, session: Session, notice: Notice | None) -> None:
         """Queue a notice in the caller's transaction (None: nobody to tell)."""
-        if notice is not None:
-            enqueue(
-                session,
-                template=notice.template,
-                business_key=notice.business_key,
-                recipient=notice.recipient,
-                context=notice.context,
-                sender=self.sender,
-                sealed=notice.sealed,
-            )
+        enqueue_notice(session, notice, self.sender)
 
 
 def timing_of(municipality: MunicipalitySettings) -> Timing:

@@ -111,7 +111,7 @@ def collect_deliveries(
     lead, asked = batch_lead(session, ids), left[0]
     return DeliveryWait(
         True,
-        f"leverans-{lead.delivery_round}-{asked.reference}",
+        f"leverans-{lead.delivery_round}-{asked.reference.lower()}",
         notices.delivery_form(left),  # the first is the one asked for
         asked.id,
     )

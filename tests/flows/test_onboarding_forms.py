@@ -173,7 +173,7 @@ def test_the_served_order_form_offers_the_catalogue_as_choices(
 
 
 def test_the_terminal_refuses_what_it_can_tell_before_a_run_starts(
-    flow_db: Engine, wp: Workplace, served: Served
+    flow_db: Engine, wp: Workplace, served: Served, tmp_path: Path
 ) -> None:
     order = [
         "onboard", "--model", wp.standard_model, "--subscription", wp.option,
@@ -192,6 +192,18 @@ def test_the_terminal_refuses_what_it_can_tell_before_a_run_starts(
     )
     assert refused.returncode == 2, refused.stderr
     assert "§4.1: behovskategori 3" in refused.stderr
+    batch = tmp_path / "skolstart.csv"
+    batch.write_text(
+        "anstallningsnummer;behovskategori;modell;abonnemang\n"
+        f"{wp.staff[0]};2;{wp.standard_model};{wp.option}\n"
+        f"A999998;2;{wp.standard_model};GULD\n"
+    )
+    in_batch = telefoni(
+        "onboard", "--batch", str(batch), "--name", "Skolstart", "--requested-by", wp.manager,
+        engine=flow_db, PREFECT_API_URL=api(),
+    )  # fmt: skip
+    assert in_batch.returncode == 2, in_batch.stderr
+    assert "A999998: anställningsnumret A999998 finns inte i registret" in in_batch.stderr
     assert len(flow_runs()) == before  # nothing started
     assert orders(flow_db) == []
 

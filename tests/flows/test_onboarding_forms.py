@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -62,6 +63,7 @@ class Served:
             "PREFECT_RUNNER_POLL_FREQUENCY": "1",
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         }
+        self.started = datetime.now(UTC)
         self.process = subprocess.Popen(
             [sys.executable, "-c", SERVE],
             cwd=PROJECT_ROOT,
@@ -76,12 +78,13 @@ class Served:
         with get_client(sync_client=True) as client:
             while time.monotonic() < deadline:
                 assert self.process.poll() is None, "serve ended"
-                try:
-                    client.read_deployment_by_name(ORDER)
-                    client.read_deployment_by_name(BATCH)
-                    return
+                try:  # as this process serves them (ones served before may be there)
+                    served = [client.read_deployment_by_name(n) for n in (ORDER, BATCH)]
+                    if all(d.updated and d.updated >= self.started for d in served):
+                        return
                 except ObjectNotFound:
-                    time.sleep(0.5)
+                    pass
+                time.sleep(0.5)
         raise AssertionError("the deployments were never served")
 
     def wait_until_idle(self, timeout: float = 60) -> None:

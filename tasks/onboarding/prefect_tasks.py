@@ -25,7 +25,7 @@ from models.base import utcnow
 from models.onboarding import OrderStatus
 from models.onboarding_forms import ApprovalDecision, DeliveryInput, OrderRequest
 from tasks.onboarding.approved import ApprovalWait, DecisionOutcome, ask_for_approval, decide
-from tasks.onboarding.base import Context, context_from
+from tasks.onboarding.base import Context, context_from, load_orders
 from tasks.onboarding.checked import check_orders
 from tasks.onboarding.delivered import DeliveryWait, collect_deliveries, record_delivery
 from tasks.onboarding.notified import Told, notify
@@ -269,14 +269,18 @@ def record_delivery_task(
     ids: list[int], given: DeliveryInput, kommun: str, order_id: int | None = None
 ) -> str | None:
     """A delivery typed in by a person for order `order_id`; a message if it cannot be used."""
-    problem = in_transaction(
-        kommun, lambda s, ctx: record_delivery(s, ids, given, ctx=ctx, order_id=order_id)
-    )
+
+    def recorded(session: Session, ctx: Context) -> tuple[str | None, str]:
+        problem = record_delivery(session, ids, given, ctx=ctx, order_id=order_id)
+        asked = load_orders(session, [order_id]) if order_id is not None else []
+        return problem, asked[0].reference if asked else "beställningen"
+
+    problem, reference = in_transaction(kommun, recorded)
     log = get_run_logger()
     if problem:
         log.warning(problem)
-    elif any((given.number, given.imei, given.sim)):
-        log.info("Leveransen registrerades.")
+    elif any(v.strip() for v in (given.number, given.imei, given.sim)):
+        log.info("Leveransen för %s registrerades.", reference)
     else:
         log.info("Inget ifyllt i formuläret; läget hos operatören hämtas igen.")
     return problem

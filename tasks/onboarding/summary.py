@@ -56,7 +56,7 @@ def checked_text(session: Session, ids: Sequence[int]) -> tuple[str, list[str]]:
     to_manager = sum(o.status is OrderStatus.AWAITING_APPROVAL for o in orders)
     refused = [o for o in orders if o.status is OrderStatus.REFUSED]
     rules = sorted({f["rule"] for o in refused for f in o.findings if f["severity"] == "refusal"})
-    parts = [f"{to_manager} går till chefen"]
+    parts = [f"{to_manager} går till chefen"] if to_manager or not refused else []
     if refused:
         parts.append(f"{len(refused)} avvisades ({', '.join(rules)})")
     if further := len(orders) - to_manager - len(refused):

@@ -1,7 +1,9 @@
 """`telefoni onboard`: order a phone and subscription for one employee, or many from a file.
 
-The command only starts a run of the onboarding deployment; the run checks the order
-against the guidelines and asks the manager. What an admin types is made into orders by
+The command checks in the register what it can before it starts a run of the onboarding
+deployment (the employee, the catalogue, the guideline's rules that need nothing more:
+telefoni/cli/onboard_check.py) and starts nothing if an order cannot be made; the run checks
+the rest and asks the manager. What an admin types is made into orders by
 telefoni/cli/onboard_file.py.
 """
 

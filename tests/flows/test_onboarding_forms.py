@@ -256,6 +256,9 @@ def test_a_refusal_or_a_bad_input_ends_its_run_in_swedish_without_a_traceback(
             assert "unexpected exception" not in text, (case, text)
             assert "Körningen avslutades:" in text, (case, text)
             steps[case] = [t.name.rsplit("-", 1)[0] for t in tasks]
+            if case == "kategori 3":  # what each step did, with counts
+                assert "Tog emot 1 beställning (1 ny)." in text
+                assert "Kontrollerade 1 beställning: 1 avvisades (§4.1)." in text
     assert steps["okänd"] == ["Ta emot beställningar"]  # one task run; nothing stored
     assert "Kontrollera mot riktlinjerna" in steps["kategori 3"]
     assert [o.status for o in orders(flow_db)] == [OrderStatus.REFUSED]

@@ -256,8 +256,9 @@ def collect_task(
     log = get_run_logger()
     if waiting:
         log.info(
-            "%s väntar på leverans; formuläret frågar efter en i taget.",
+            "%s väntar på leverans%s.",
             counted(waiting, "beställning", "beställningar"),
+            "; formuläret frågar efter en i taget" if waiting > 1 else "",
         )
     else:
         log.info("Alla beställningar som gick till operatören är levererade.")

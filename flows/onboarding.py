@@ -94,9 +94,11 @@ class _ExpectedEnding(logging.Filter):
     with unexpected exception", with its traceback, in the run's log. A run that `stopped`
     has said why already, in Swedish: that record is dropped (any other is kept)."""
 
+    UNEXPECTED = "Engine execution exited with unexpected exception"
+
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, ENDINGS)
+        return not (record.msg == self.UNEXPECTED and isinstance(exc, ENDINGS))
 
 
 logging.getLogger("prefect.flow_runs").addFilter(_ExpectedEnding())

@@ -5,6 +5,10 @@ started from a deployment suspends (its process ends; the run comes back from th
 deployment when someone answers, whatever was restarted in between); a run started
 directly holds its process and polls. Either way the answer arrives as a typed form, and
 every step before it is safe to pass again.
+
+A run that cannot go on because of what was asked for (the guideline refuses every order, an
+unknown employee, no clear municipality) is no fault of the system: it ends Failed with a
+Swedish message and no traceback (`stopped`), and nothing of it is retried.
 """
 
 from __future__ import annotations

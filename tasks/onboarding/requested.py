@@ -67,7 +67,7 @@ def _employee_ids(session: Session, numbers: Sequence[str], ctx: Context) -> dic
                 )
             )
         )
-    unknown = sorted({_shown(n) for n in numbers if n not in employees})
+    unknown = sorted({shown_number(n) for n in numbers if n not in employees})
     if unknown:
         listed = ", ".join(unknown[:20]) + (" …" if len(unknown) > 20 else "")
         raise UnknownEmployee(
@@ -76,7 +76,7 @@ def _employee_ids(session: Session, numbers: Sequence[str], ctx: Context) -> dic
     return employees
 
 
-def _shown(number: str) -> str:
+def shown_number(number: str) -> str:
     """An unknown employee number as the message may show it: not one that looks like a
     personnummer typed into the wrong field (the message reaches logs and the run's state)."""
     if re.fullmatch(r"(\d{2})?\d{6}[-+ ]?\d{4}", number.strip()):

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from models.onboarding_forms import OrderRequest
 from models.onboarding_rules import ModelFacts, OptionFacts, OrderFacts, PaidApp, check
 from models.register import Employee, Municipality, PhoneModel, SubscriptionOption
+from tasks.onboarding.requested import shown_number
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,11 @@ def precheck(
     orders, problems = [], []
     several = len(requests) > 1
     for request in requests:
-        prefix = f"{request.employee_number}: " if several else ""
+        prefix = f"{shown_number(request.employee_number)}: " if several else ""
         employee = employees.get(request.employee_number)
         if employee is None:
-            problems.append(
-                f"{prefix}anställningsnumret {request.employee_number} finns inte i registret"
-            )
+            number = shown_number(request.employee_number)
+            problems.append(f"{prefix}anställningsnumret {number} finns inte i registret")
             continue
         model = models.get(request.phone_model.casefold())
         option = options.get(request.subscription_option.casefold())

@@ -5,11 +5,16 @@ started from a deployment suspends (its process ends; the run comes back from th
 deployment when someone answers, whatever was restarted in between); a run started
 directly holds its process and polls. Either way the answer arrives as a typed form, and
 every step before it is safe to pass again.
+
+A run that cannot go on because of what was asked for (the guideline refuses every order, an
+unknown employee, no clear municipality) is no fault of the system: it ends Failed with a
+Swedish message and no traceback (`stopped`), and nothing of it is retried.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import logging
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from prefect import flow, get_run_logger
@@ -17,6 +22,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.flow_runs import pause_flow_run, resume_flow_run, suspend_flow_run
 from prefect.input import RunInput
 from prefect.runtime import deployment
+from prefect.states import Failed
 
 from models.onboarding_forms import ApprovalDecision, DeliveryInput, OrderRequest
 from tasks.onboarding import (
@@ -32,6 +38,9 @@ from tasks.onboarding import (
     record_delivery_task,
     register_task,
 )
+from tasks.onboarding.requested import UnknownEmployee
+from tasks.onboarding.summary import counted
+from telefoni.core.municipalities import MunicipalityError
 from telefoni.core.settings import get_settings
 
 Form = TypeVar("Form", bound=RunInput)
@@ -59,15 +68,60 @@ class OrdersRefused(ValueError):
     """No order of the run may go on: each broke the guideline (the § is in the message)."""
 
 
+class BatchNameError(ValueError):
+    """The batch's name is empty or too long."""
+
+
+# How a run may end without a fault of the system: the guideline said no, or what was asked
+# for cannot be an order (an unknown employee, no clear municipality, a bad batch name).
+ENDINGS: tuple[type[Exception], ...] = (
+    OrdersRefused,
+    UnknownEmployee,
+    MunicipalityError,
+    BatchNameError,
+)
+
+
+def stopped(exc: Exception) -> dict[str, Any]:
+    """The run ends Failed with `exc`'s Swedish message and no traceback, nothing retried;
+    `state.result()` raises `exc`.
+
+    Prefect makes a State that a flow returns the run's final state; whoever calls the flow
+    gets the flow's result or, for this one, `exc` raised: typed as the flows' result."""
+    said = str(exc)
+    get_run_logger().error("Körningen avslutades: %s", said)
+    return cast("dict[str, Any]", Failed(message=said[:1].upper() + said[1:], data=exc))
+
+
+class _ExpectedEnding(logging.Filter):
+    """Prefect logs the exception of every failed deployment run as "Engine execution exited
+    with unexpected exception", with its traceback, in the run's log. A run that `stopped`
+    has said why already, in Swedish: that record is dropped (any other is kept)."""
+
+    UNEXPECTED = "Engine execution exited with unexpected exception"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (record.msg == self.UNEXPECTED and isinstance(exc, ENDINGS))
+
+
+logging.getLogger("prefect.flow_runs").addFilter(_ExpectedEnding())
+
+
 def process(
     requests: list[OrderRequest], batch_key: str | None, kommun: str | None
 ) -> dict[str, Any]:
     """requested → checked → approved → ordered → delivered → registered → notified, for the
     employees of municipality `kommun` (None: the only one)."""
     settings = get_settings()
-    municipality = settings.kommun(kommun)  # MunicipalityError, in Swedish, if not clear
+    try:
+        municipality = settings.kommun(kommun)
+    except MunicipalityError as exc:  # in Swedish
+        return stopped(exc)
     code, days = municipality.code, municipality.approval_deadline_days
     ids = receive_task(requests, batch_key, code)
+    if isinstance(ids, UnknownEmployee):
+        return stopped(ids)
     busy = adopt_task(ids, code)
     if busy:
         get_run_logger().warning(
@@ -78,7 +132,9 @@ def process(
     if counts.get("refused") == len(ids):
         rows = outcome_task(ids, code)
         publish(rows, municipality.name)
-        raise OrdersRefused("; ".join(f"{r['referens']}: {r['riktlinjerna']}" for r in rows))
+        said = "; ".join(f"{r['referens']}: {r['riktlinjerna']}" for r in rows)
+        refused = counted(len(rows), "beställning", "beställningar")
+        return stopped(OrdersRefused(f"{refused} avvisades enligt riktlinjerna: {said}"))
     note: str | None = None
     while (asking := ask_task(ids, code)).waiting:
         description = f"**{note}**\n\n{asking.description}" if note else asking.description
@@ -95,7 +151,7 @@ def process(
         given = wait_for(
             DeliveryInput, key=waiting.key, description=description, deadline_days=days
         )
-        note = record_delivery_task(ids, given, code)
+        note = record_delivery_task(ids, given, code, order_id=waiting.order_id)
     register_task(ids, code)
     counts = notify_task(ids, code)
     publish(outcome_task(ids, code), municipality.name)
@@ -154,7 +210,7 @@ def onboarding_batch(
     """
     batch = name.strip()
     if not batch or len(batch) > 80:
-        raise ValueError("Namnet på den samlade beställningen ska vara 1–80 tecken.")
+        return stopped(BatchNameError("namnet på den samlade beställningen ska vara 1–80 tecken"))
     return process(orders, batch_key=batch, kommun=kommun)
 
 

@@ -2,16 +2,31 @@
 
 Field titles and descriptions are what the Prefect UI shows, so they are in Swedish; the
 identifiers stay English. No form carries a personnummer: people are named by employee number.
+
+Prefect's UI draws a field whose schema is `anyOf` a type and null as a switch between the two
+types, and shows each choice of an `enum` as its value (it has no title per choice). So no
+field of the order form is optional by being None: an optional field has a default that says
+"none" (an empty text, "ingen avvikelse"), and a choice that people should read as words is
+a word: the need category is chosen as "2 – arbetar på kontoret …" and read back as 2.
 """
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Any, Final, Literal
 
 from prefect.input import RunInput
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from models.register import DeviationReason
 
@@ -20,7 +35,14 @@ CATEGORY_HELP = (
     "arbetstid; 2 = arbetar på kontoret under kontorstid men behöver telefon; 3 = inget behov "
     "av personlig telefon (får inte erbjudas en)."
 )
+# The need categories (§4.1) as the form offers them: the digit first, then its words.
+CATEGORY_CHOICES: Final[dict[int, str]] = {
+    1: "1 – arbetar geografiskt flexibelt och behöver vara nåbar utanför arbetstid",
+    2: "2 – arbetar på kontoret under kontorstid men behöver telefon",
+    3: "3 – inget behov av personlig telefon (får inte erbjudas en)",
+}
 
+NO_DEVIATION: Final = "ingen avvikelse"
 DEVIATION_SV: dict[str, DeviationReason] = {
     "funktionsnedsättning": DeviationReason.ACCESSIBILITY,
     "vatten-, smuts- och stöttålig": DeviationReason.RUGGED,
@@ -28,13 +50,48 @@ DEVIATION_SV: dict[str, DeviationReason] = {
 DEVIATION_TEXT = {v: k for k, v in DEVIATION_SV.items()}
 
 
+def _category(value: object) -> object:
+    """2, "2" or "2 – arbetar på kontoret …" → 2; anything else as it is (refused below)."""
+    if isinstance(value, str):
+        head = value.split("–", 1)[0].strip()
+        if head.isdigit():
+            return int(head)
+    return value
+
+
+NeedCategory = Annotated[
+    Literal[1, 2, 3],
+    BeforeValidator(_category),
+    PlainSerializer(lambda n: CATEGORY_CHOICES[n], return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "enum": list(CATEGORY_CHOICES.values())}),
+]
+# Kronor as a number in the form (pydantic's Decimal schema is `anyOf` number and text, which
+# the UI would show as a type switch); exact in the program.
+Kronor = Annotated[
+    Decimal,
+    PlainSerializer(float, return_type=float, when_used="json"),
+    WithJsonSchema({"type": "number", "minimum": 0}),
+]
+DATE_PATTERN: Final = r"^(\d{4}-\d{2}-\d{2})?$"
+
+
 class AppRequest(BaseModel):
     """A paid app asked for with the phone (§4.2.4)."""
 
-    model_config = ConfigDict(title="Betald app")
+    model_config = ConfigDict(
+        title="Betald app",
+        json_schema_extra={"description": "En betald app som beställs med telefonen (§4.2.4)."},
+    )
 
-    name: str = Field(title="Appens namn", min_length=1, max_length=100)
-    monthly_cost_sek: Decimal = Field(title="Kostnad, kr per månad", ge=0, max_digits=8)
+    name: str = Field(
+        title="Appens namn", description="Som i appbutiken.", min_length=1, max_length=100
+    )
+    monthly_cost_sek: Kronor = Field(
+        title="Kostnad, kr per månad",
+        description="Vad appen kostar kommunen per månad.",
+        ge=0,
+        max_digits=8,
+    )
     why: str = Field(
         title="Varför är appen ett arbetsverktyg?",
         description="Kommunen betalar bara för appar som är arbetsverktyg och som chefen "
@@ -46,7 +103,13 @@ class AppRequest(BaseModel):
 class OrderRequest(BaseModel):
     """One onboarding order as the orderer fills it in."""
 
-    model_config = ConfigDict(title="Beställning av telefon", frozen=True)
+    model_config = ConfigDict(
+        title="Beställning av telefon",
+        frozen=True,
+        json_schema_extra={
+            "description": "Vem som ska ha telefonen, vad som beställs och varför (§4)."
+        },
+    )
 
     employee_number: str = Field(
         title="Anställningsnummer",
@@ -54,7 +117,7 @@ class OrderRequest(BaseModel):
         min_length=1,
         max_length=20,
     )
-    need_category: Literal[1, 2, 3] = Field(title="Behovskategori", description=CATEGORY_HELP)
+    need_category: NeedCategory = Field(title="Behovskategori", description=CATEGORY_HELP)
     phone_model: str = Field(
         title="Telefonmodell",
         description="Namnet som i arbetsgivarens katalog. Annan modell än standardmodellen "
@@ -62,17 +125,29 @@ class OrderRequest(BaseModel):
         min_length=1,
         max_length=200,
     )
-    deviation_reason: Literal["funktionsnedsättning", "vatten-, smuts- och stöttålig"] | None = (
-        Field(None, title="Skäl till avvikande modell", description="§4.1.1")
+    deviation_reason: Literal[
+        "ingen avvikelse", "funktionsnedsättning", "vatten-, smuts- och stöttålig"
+    ] = Field(
+        NO_DEVIATION,
+        title="Skäl till avvikande modell",
+        description="Bara för en annan modell än standardmodellen (§4.1.1).",
     )
-    deviation_note: str | None = Field(None, title="Kommentar till avvikelsen", max_length=500)
+    deviation_note: str = Field(
+        "",
+        title="Kommentar till avvikelsen",
+        description="Tomt om modellen är standardmodellen.",
+        max_length=500,
+    )
     headset: bool = Field(
         True,
         title="Headset",
         description="Bör beställas med telefonen av arbetsmiljö- och trafiksäkerhetsskäl (§4.2.1).",
     )
     subscription_option: str = Field(
-        title="Abonnemangsform", description="Koden i arbetsgivarens utbud.", max_length=20
+        title="Abonnemangsform",
+        description="Koden i arbetsgivarens utbud.",
+        min_length=1,
+        max_length=20,
     )
     data: bool = Field(
         True, title="Dataabonnemang", description="Varje smartphone ska ha dataabonnemang (§4.2.2)."
@@ -82,11 +157,23 @@ class OrderRequest(BaseModel):
         title="Hänvisning med kalenderkoppling",
         description="Ska finnas på varje personbundet abonnemang (§4.2.3); kan inte väljas bort.",
     )
-    apps: list[AppRequest] = Field(default_factory=list, title="Betalda appar")
-    requested_by: str = Field(
-        title="Beställare", description="Ditt anställningsnummer eller användar-id.", max_length=50
+    apps: list[AppRequest] = Field(
+        default_factory=list,
+        title="Betalda appar",
+        description="Bara appar som är arbetsverktyg; chefen godkänner varje app (§4.2.4).",
     )
-    wanted_by: date | None = Field(None, title="Önskat leveransdatum")
+    requested_by: str = Field(
+        title="Beställare",
+        description="Ditt anställningsnummer eller användar-id.",
+        min_length=1,
+        max_length=50,
+    )
+    wanted_by: str = Field(
+        "",
+        title="Önskat leveransdatum",
+        description="ÅÅÅÅ-MM-DD. Tomt = snarast.",
+        json_schema_extra={"pattern": DATE_PATTERN},
+    )
     replacement: bool = Field(
         False,
         title="Ersätter befintligt abonnemang",
@@ -99,9 +186,44 @@ class OrderRequest(BaseModel):
     def _strip(cls, value: str) -> str:
         return value.strip()
 
+    @field_validator("deviation_reason", "deviation_note", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any, info: Any) -> Any:
+        """Nothing given (None, empty): no deviation, no note."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return NO_DEVIATION if info.field_name == "deviation_reason" else ""
+        return value
+
+    @field_validator("wanted_by", mode="before")
+    @classmethod
+    def _iso_date(cls, value: Any) -> str:
+        """A date as ÅÅÅÅ-MM-DD, or empty for as soon as possible (never the value in the
+        message: a wrong column could hold a personnummer)."""
+        if value is None:
+            return ""
+        if isinstance(value, date):
+            return value.isoformat()
+        text = str(value).strip()
+        if not text:
+            return ""
+        try:
+            return date.fromisoformat(text).isoformat() if len(text) == 10 else _bad_date()
+        except ValueError:
+            return _bad_date()
+
     @property
     def deviation(self) -> DeviationReason | None:
-        return DEVIATION_SV[self.deviation_reason] if self.deviation_reason else None
+        """The reason for another model than the standard one; None: no deviation."""
+        return DEVIATION_SV.get(self.deviation_reason)
+
+    @property
+    def wanted_date(self) -> date | None:
+        """The wanted delivery date; None: as soon as possible."""
+        return date.fromisoformat(self.wanted_by) if self.wanted_by else None
+
+
+def _bad_date() -> str:
+    raise PydanticCustomError("date_parsing", "måste vara ett datum som ÅÅÅÅ-MM-DD")
 
 
 class ApprovalDecision(RunInput):
@@ -134,15 +256,16 @@ class ApprovalDecision(RunInput):
 
 
 class DeliveryInput(RunInput):
-    """What arrived from the operator: number, IMEI and SIM card."""
+    """What arrived from the operator for one order: number, IMEI and SIM card (all empty:
+    nothing typed, the run looks again)."""
 
-    model_config = ConfigDict(title="Registrera leverans")
-
-    reference: str | None = Field(
-        None,
-        title="Beställning",
-        description="Referensen TEL-…; behövs bara i en samlad beställning.",
+    model_config = ConfigDict(
+        title="Registrera leverans",
+        json_schema_extra={"description": "Det som kom från operatören för beställningen."},
     )
-    number: str | None = Field(None, title="Telefonnummer", description="T.ex. +46701234567")
-    imei: str | None = Field(None, title="IMEI", description="15 siffror")
-    sim: str | None = Field(None, title="SIM-kortsnummer (ICCID)", description="19–20 siffror")
+
+    number: str = Field("", title="Telefonnummer", description="T.ex. +46701234567", max_length=20)
+    imei: str = Field("", title="IMEI", description="15 siffror", max_length=20)
+    sim: str = Field(
+        "", title="SIM-kortsnummer (ICCID)", description="19–20 siffror", max_length=25
+    )

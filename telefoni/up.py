@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -81,19 +82,80 @@ def prefect_environment(settings: Settings) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class Catalogue:
+    """What the order form offers to choose from: the register's available phone models and
+    subscription options, the shared ones and every municipality's own (the run's check
+    still refuses what is not the order's municipality's)."""
+
+    models: tuple[str, ...] = ()
+    standard: tuple[str, ...] = ()  # the standard models among them (§4.1.1)
+    options: tuple[tuple[str, str], ...] = ()  # (code, name)
+
+
+def read_catalogue(database_url: str) -> Catalogue:
+    """The register's catalogue, for the order form. Empty when the register has none or
+    cannot be read (no database yet, no schema): the form then takes the model and the
+    option as text, as a deployment made by `prefect deploy` does, and the run's check says
+    what the catalogue offers. Nothing is created where no database is."""
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from models.register import PhoneModel, SubscriptionOption
+    from telefoni.core.db import make_engine, session_factory
+
+    url = make_url(database_url)
+    file = url.database if url.get_backend_name() == "sqlite" else None
+    if file and file != ":memory:" and not Path(file).exists():
+        return Catalogue()
+    engine = make_engine(database_url)
+    try:
+        with session_factory(engine)() as session:
+            models = session.execute(
+                select(PhoneModel.name, PhoneModel.is_standard)
+                .where(PhoneModel.available)
+                .order_by(PhoneModel.name)
+            ).all()
+            options = session.execute(
+                select(SubscriptionOption.code, SubscriptionOption.name)
+                .where(SubscriptionOption.available)
+                .order_by(SubscriptionOption.code)
+            ).all()
+    except SQLAlchemyError as exc:
+        log.warning(
+            "Katalogen kunde inte läsas ur registret (%s); beställningsformuläret tar modell "
+            "och abonnemangsform som text.",
+            type(exc).__name__,
+        )
+        return Catalogue()
+    finally:
+        engine.dispose()
+    return Catalogue(
+        models=tuple(dict.fromkeys(name for name, _ in models)),
+        standard=tuple(dict.fromkeys(name for name, standard in models if standard)),
+        options=tuple(dict.fromkeys((code, name) for code, name in options)),
+    )
+
+
 def load_deployments(
     path: Path = PROJECT_ROOT / "prefect.yaml",
     municipalities: Sequence[MunicipalitySettings] | None = None,
+    catalogue: Catalogue | None = None,
 ) -> list[Any]:
     """Runner deployments for every deployment in prefect.yaml, with schedules and limits.
 
     A flow with a `kommun` parameter gets each of its schedules once per municipality
     (``municipalities``, default: the settings'), with that municipality's name as the
-    parameter, and `kommun` in its run form is a list of the municipalities' names."""
+    parameter, and `kommun` in its run form is a list of the municipalities' names. The
+    order form offers the models and subscription options of ``catalogue`` (default: the
+    register's, read now; a model added later is offered once the deployments are served
+    again)."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
     from prefect.flows import load_flow_from_entrypoint
 
-    served = tuple(municipalities or get_settings().municipalities)
+    settings = get_settings()
+    served = tuple(municipalities or settings.municipalities)
+    offered = catalogue if catalogue is not None else read_catalogue(settings.database_url)
     spec = yaml.safe_load(path.read_text()) or {}
     deployments = []
     for item in spec.get("deployments") or []:
@@ -112,7 +174,7 @@ def load_deployments(
             tags=item.get("tags") or [],
             enforce_parameter_schema=item.get("enforce_parameter_schema", True),
         )
-        _swedish_form(deployment._parameter_openapi_schema, served)
+        _swedish_form(deployment._parameter_openapi_schema, served, offered)
         deployments.append(deployment)
     return deployments
 
@@ -142,14 +204,20 @@ def _schedules(
     return schedules
 
 
-def _swedish_form(schema: ParameterSchema, municipalities: Sequence[MunicipalitySettings]) -> None:
-    """Swedish titles for the run form; `kommun` a list of the municipalities' names.
+def _swedish_form(
+    schema: ParameterSchema,
+    municipalities: Sequence[MunicipalitySettings],
+    catalogue: Catalogue = Catalogue(),
+) -> None:
+    """Swedish titles for the run form; `kommun` a list of the municipalities' names; the
+    order's model and subscription option lists of the catalogue's.
 
     Prefect's UI draws a string with `enum` as a drop-down list (an optional one, `anyOf`
     string or null, would get a switch between the two types instead). With one
     municipality it is chosen already; with several the admin must choose (required)."""
     for name, prop in schema.properties.items():
         prop["title"] = PARAMETER_TITLES.get(name, prop.get("title", name))
+    _catalogue_choices(schema, catalogue)
     found = schema.properties.get(KOMMUN)
     if found is None:
         return
@@ -167,6 +235,27 @@ def _swedish_form(schema: ParameterSchema, municipalities: Sequence[Municipality
     elif KOMMUN not in schema.required:
         schema.required = [*schema.required, KOMMUN]
     schema.properties[KOMMUN] = kommun
+
+
+def _catalogue_choices(schema: ParameterSchema, catalogue: Catalogue) -> None:
+    """The order form's model and subscription option as lists to choose from. The UI shows
+    a choice by its value only (no title per choice), so an option is chosen by its code and
+    the description says what each code is. An empty list is never made: a JSON-schema enum
+    without values would refuse every run."""
+    order = (schema.definitions or {}).get("OrderRequest", {}).get("properties", {})
+    model, option = order.get("phone_model"), order.get("subscription_option")
+    if model is not None and catalogue.models:
+        model["enum"] = list(catalogue.models)
+        standard = ", ".join(catalogue.standard) or "ingen angiven"
+        model["description"] = (
+            f"Ur arbetsgivarens katalog. Standardmodell: {standard}. Annan modell än "
+            "standardmodellen kräver skäl (§4.1.1)."
+        )
+    if option is not None and catalogue.options:
+        option["enum"] = [code for code, _ in catalogue.options]
+        option["description"] = "Ur arbetsgivarens utbud: " + "; ".join(
+            f"{code} = {name}" for code, name in catalogue.options
+        )
 
 
 def _port_in_use() -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -13,11 +14,18 @@ from models.onboarding import OrderStatus
 from tasks.onboarding.base import Context, event, load_orders, of_municipality, queue
 
 
-def notify(session: Session, ids: Sequence[int], *, ctx: Context) -> None:
+class Told(NamedTuple):
+    """What `notify` did now: orders done (the contact centre told of each), employees told."""
+
+    orders: int
+    employees: int
+
+
+def notify(session: Session, ids: Sequence[int], *, ctx: Context) -> Told:
     """Tell the contact centre (§3.1) and each employee (passcode, §7.2); the order is done."""
     done = load_orders(session, ids, OrderStatus.REGISTERED)
     if not done:
-        return
+        return Told(0, 0)
     of_municipality(ctx, done)
     lead = load_orders(session, [min(ids)])[0]
     queue(
@@ -27,13 +35,14 @@ def notify(session: Session, ids: Sequence[int], *, ctx: Context) -> None:
             lead, done, recipient=ctx.contact_centre_email, municipality=ctx.municipality
         ),
     )
-    records = []
+    records, employees = [], 0
     for order in done:
         told = ["kontaktcenter"]
         welcome = notices.phone_ready(order, municipality=ctx.municipality)
         if welcome is not None:
             queue(session, ctx, welcome)
             told.append("den anställda")
+            employees += 1
         order.status = OrderStatus.COMPLETED
         order.completed_at = utcnow()
         records.append(
@@ -47,3 +56,4 @@ def notify(session: Session, ids: Sequence[int], *, ctx: Context) -> None:
             )
         )
     audit.record_many(session, records)
+    return Told(len(done), employees)

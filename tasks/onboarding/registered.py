@@ -23,8 +23,9 @@ from models.register import (
 from tasks.onboarding.base import Context, event, load_orders, of_municipality, services
 
 
-def register(session: Session, ids: Sequence[int], *, ctx: Context) -> None:
-    """Subscription, device, headset and directory entry for every delivered order (§3.1)."""
+def register(session: Session, ids: Sequence[int], *, ctx: Context) -> int:
+    """Subscription, device, headset and directory entry for every delivered order (§3.1);
+    how many were registered now."""
     records = []
     delivered = load_orders(session, ids, OrderStatus.DELIVERED)
     of_municipality(ctx, delivered)
@@ -53,6 +54,7 @@ def register(session: Session, ids: Sequence[int], *, ctx: Context) -> None:
             )
         )
     audit.record_many(session, records)
+    return len(delivered)
 
 
 def _subscription(session: Session, order: OnboardingOrder, placed: Services) -> Subscription:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -30,7 +32,7 @@ def _order_fields(request: OrderRequest) -> dict[str, Any]:
         "need_category": request.need_category,
         "phone_model_name": request.phone_model,
         "deviation_reason": request.deviation,
-        "deviation_note": request.deviation_note,
+        "deviation_note": request.deviation_note or None,
         "headset": request.headset,
         "subscription_option_code": request.subscription_option,
         "data": request.data,
@@ -46,7 +48,7 @@ def _order_fields(request: OrderRequest) -> dict[str, Any]:
         ],
         "replacement": request.replacement,
         "requested_by": request.requested_by,
-        "wanted_by": request.wanted_by,
+        "wanted_by": request.wanted_date,
     }
 
 
@@ -65,13 +67,21 @@ def _employee_ids(session: Session, numbers: Sequence[str], ctx: Context) -> dic
                 )
             )
         )
-    unknown = sorted({n for n in numbers if n not in employees})
+    unknown = sorted({shown_number(n) for n in numbers if n not in employees})
     if unknown:
         listed = ", ".join(unknown[:20]) + (" …" if len(unknown) > 20 else "")
         raise UnknownEmployee(
             f"anställningsnummer finns inte i registret för {ctx.municipality}: {listed}"
         )
     return employees
+
+
+def shown_number(number: str) -> str:
+    """An unknown employee number as the message may show it: not one that looks like a
+    personnummer typed into the wrong field (the message reaches logs and the run's state)."""
+    if re.fullmatch(r"(\d{2})?\d{6}[-+ ]?\d{4}", number.strip()):
+        return "(ett nummer som liknar ett personnummer)"
+    return number
 
 
 def _orders_by_key(session: Session, keys: Sequence[str]) -> dict[str, list[OnboardingOrder]]:
@@ -88,20 +98,37 @@ def _orders_by_key(session: Session, keys: Sequence[str]) -> dict[str, list[Onbo
     return {key: sorted(found, key=lambda o: o.request_attempt) for key, found in known.items()}
 
 
+@dataclass(frozen=True)
+class Received:
+    """The orders of the requests, in their order, and how many of them are new."""
+
+    ids: list[int]
+    new: int
+
+
+def request_key(request: OrderRequest, batch_key: str | None, municipality_id: int) -> str:
+    """What makes the same request twice one order: its content (the need category by its
+    digit, not the words the form shows it with), its batch and its municipality."""
+    content = request.model_dump(mode="json") | {"need_category": request.need_category}
+    return content_key(content | {"batch": batch_key, "kommun": municipality_id})
+
+
 def receive(
     session: Session, requests: Sequence[OrderRequest], *, batch_key: str | None, ctx: Context
 ) -> list[int]:
     """One order row per request, in the run's municipality (its employees'); the same request
     again gives the same order (not a second), the same request in another municipality another."""
+    return receive_orders(session, requests, batch_key=batch_key, ctx=ctx).ids
+
+
+def receive_orders(
+    session: Session, requests: Sequence[OrderRequest], *, batch_key: str | None, ctx: Context
+) -> Received:
+    """`receive`, telling how many of the orders are new (the others were there already)."""
     if ctx.municipality_id is None:
         raise ValueError("receive needs the municipality the orders are for")
     employees = _employee_ids(session, [r.employee_number for r in requests], ctx)
-    keys = [
-        content_key(
-            {**r.model_dump(mode="json"), "batch": batch_key, "kommun": ctx.municipality_id}
-        )
-        for r in requests
-    ]
+    keys = [request_key(r, batch_key, ctx.municipality_id) for r in requests]
     known = _orders_by_key(session, keys)
     orders, new = [], []
     for request, key in zip(requests, keys, strict=True):
@@ -142,7 +169,7 @@ def receive(
             for order, request in new
         ],
     )
-    return [order.id for order in orders]
+    return Received([order.id for order in orders], len(new))
 
 
 def order_summary(order: OnboardingOrder, employee_number: str) -> dict[str, Any]:

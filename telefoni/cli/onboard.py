@@ -1,7 +1,9 @@
 """`telefoni onboard`: order a phone and subscription for one employee, or many from a file.
 
-The command only starts a run of the onboarding deployment; the run checks the order
-against the guidelines and asks the manager. What an admin types is made into orders by
+The command checks in the register what it can before it starts a run of the onboarding
+deployment (the employee, the catalogue, the guideline's rules that need nothing more:
+telefoni/cli/onboard_check.py) and starts nothing if an order cannot be made; the run checks
+the rest and asks the manager. What an admin types is made into orders by
 telefoni/cli/onboard_file.py.
 """
 
@@ -20,7 +22,10 @@ from telefoni.core.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from models.onboarding_forms import OrderRequest
+    from telefoni.cli.onboard_check import Precheck
     from telefoni.core.municipalities import MunicipalitySettings
+
+MAX_SHOWN = 20  # reasons told at most; the rest counted
 
 # The command's options, one alias each: the signature of `onboard` stays readable.
 EmployeeOption = Annotated[str | None, typer.Option(help="Den anställdas anställningsnummer.")]
@@ -136,12 +141,15 @@ def onboard(
             replacement=replacement,
         )
         municipality = _municipality(kommun, [order.employee_number])
+        checked = _precheck(settings, municipality, [order])
+        (order,) = checked.orders
         run_id = _start(
             url,
             "onboarding-order/onboarding-order",
             {"order": order.model_dump(mode="json"), "kommun": municipality.name},
         )
-        typer.echo(f"Beställningen till {order.employee_number} är startad: körning {run_id}")
+        who = f"{checked.names[order.employee_number]} ({order.employee_number})"
+        typer.echo(f"Beställningen till {who} är startad: körning {run_id}")
     typer.echo(f"Följ den i Prefect: {run_link(settings, run_id)}")
     typer.echo(
         "Den kontrolleras mot riktlinjerna och går sedan till chefen för beslut "
@@ -197,6 +205,7 @@ def _start_batch(
             typer.echo(f"  {line}", err=True)
         raise typer.Exit(2) from None
     municipality = _municipality(kommun, [o.employee_number for o in orders])
+    orders = _precheck(get_settings(), municipality, orders).orders
     run_id = _start(
         url,
         "onboarding-batch/onboarding-batch",
@@ -211,6 +220,40 @@ def _start_batch(
         f"beställning{'ar' if len(orders) != 1 else ''} är startad: körning {run_id}"
     )
     return run_id
+
+
+def _precheck(
+    settings: Settings, municipality: MunicipalitySettings, orders: list[OrderRequest]
+) -> Precheck:
+    """The orders checked against the register before a run starts (the employees, the
+    catalogue, the guideline's rules the register can answer); exit 2 with every reason if
+    one of them cannot be ordered."""
+    from datetime import datetime
+
+    from telefoni.cli.common import register_engine
+    from telefoni.cli.onboard_check import precheck
+    from telefoni.core.db import session_factory
+
+    engine = register_engine(settings)
+    try:
+        with session_factory(engine)() as session:
+            today = datetime.now(settings.tz).date()
+            checked = precheck(session, municipality.code, orders, today=today)
+    finally:
+        engine.dispose()
+    if checked.problems:
+        several = len(orders) > 1
+        typer.echo(
+            f"{'Beställningarna' if several else 'Beställningen'} kan inte beställas i "
+            f"{municipality.name}; inget har startats.",
+            err=True,
+        )
+        for line in checked.problems[:MAX_SHOWN]:
+            typer.echo(f"  {line}", err=True)
+        if len(checked.problems) > MAX_SHOWN:
+            typer.echo(f"  … och {len(checked.problems) - MAX_SHOWN} till.", err=True)
+        raise typer.Exit(2)
+    return checked
 
 
 def _municipality(kommun: str | None, numbers: list[str]) -> MunicipalitySettings:

@@ -217,9 +217,9 @@ def order_from_options(
         "headset": headset,
         "data": data,
         "deviation_reason": reason,
-        "deviation_note": deviation_note or None,
+        "deviation_note": deviation_note or "",
         "apps": parsed_apps,
-        "wanted_by": wanted_by or None,
+        "wanted_by": wanted_by or "",
         "replacement": replacement,
     }
     try:

@@ -118,8 +118,8 @@ def test_what_the_commands_refuse_and_why(
         order_row(session, wp, OrderStatus.AWAITING_APPROVAL, waiting)
     bad = tmp_path / "skolstart.csv"
     bad.write_text(HEADER + "E1;2;Telefon A;BAS;ja;ja\nE2;4;Telefon A;BAS;kanske;ja\n")
-    good = tmp_path / "hosttermin.csv"
-    good.write_text(HEADER + "E1;2;Telefon A;BAS;ja;ja\n")
+    good = tmp_path / "hosttermin.csv"  # orders the register can take: checked before the server
+    good.write_text(HEADER + f"{wp.staff[0]};2;{wp.standard_model};{wp.option};ja;ja\n")
     batch = ["--name", "Skolstart", "--requested-by", "E9"]
     down = "http://127.0.0.1:9/api"
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -63,6 +64,7 @@ class Server:
             "PREFECT_RUNNER_POLL_FREQUENCY": "1",
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         }
+        self.started = datetime.now(UTC)
         self.process = subprocess.Popen(
             [sys.executable, "-c", SERVE],
             cwd=PROJECT_ROOT,
@@ -77,11 +79,13 @@ class Server:
         with get_client(sync_client=True) as client:
             while time.monotonic() < deadline:
                 assert self.process.poll() is None, "serve ended"
-                try:
-                    client.read_deployment_by_name(DEPLOYMENT)
-                    return
+                try:  # as this process serves it (a deployment served before may be there)
+                    served = client.read_deployment_by_name(DEPLOYMENT)
+                    if served.updated and served.updated >= self.started:
+                        return
                 except ObjectNotFound:
-                    time.sleep(0.5)
+                    pass
+                time.sleep(0.5)
         raise AssertionError("the deployment was never served")
 
     def kill(self) -> None:

@@ -10,6 +10,7 @@ import pytest
 import yaml
 from prefect.utilities.schema_tools.validation import ValidationError, validate
 
+from models.onboarding_forms import CATEGORY_CHOICES
 from telefoni.up import KOMMUN_HELP, PARAMETER_TITLES, load_deployments
 from tests import factories
 
@@ -110,7 +111,8 @@ def test_the_order_form_labels_its_fields_in_swedish() -> None:
     assert schema.properties["order"]["title"] == "Beställning"
     assert fields["need_category"]["title"] == "Behovskategori"
     assert "§4.1" in fields["need_category"]["description"]
-    assert fields["need_category"]["enum"] == [1, 2, 3]
+    # Chosen by its words, read back as its digit (the UI shows a choice by its value).
+    assert fields["need_category"]["enum"] == list(CATEGORY_CHOICES.values())
     assert fields["employee_number"]["title"] == "Anställningsnummer"
 
 

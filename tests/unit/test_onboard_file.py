@@ -52,7 +52,7 @@ def test_options_make_the_form_with_its_defaults() -> None:
     order = order_from_options(**options())  # type: ignore[arg-type]
     assert order.employee_number == "E12" and order.need_category == 2
     assert order.headset and order.data and order.referral and not order.replacement
-    assert order.apps == [] and order.deviation_reason is None and order.wanted_by is None
+    assert order.apps == [] and order.deviation is None and order.wanted_date is None
 
 
 def test_short_deviation_words_and_apps_are_the_form_values() -> None:

@@ -25,6 +25,7 @@ from prefect.runtime import deployment
 from prefect.states import Failed
 
 from models.onboarding_forms import ApprovalDecision, DeliveryInput, OrderRequest
+from models.wording import counted
 from tasks.onboarding import (
     adopt_task,
     ask_task,
@@ -39,7 +40,6 @@ from tasks.onboarding import (
     register_task,
 )
 from tasks.onboarding.requested import UnknownEmployee
-from tasks.onboarding.summary import counted
 from telefoni.core.municipalities import MunicipalityError
 from telefoni.core.settings import get_settings
 

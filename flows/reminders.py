@@ -7,6 +7,7 @@ from __future__ import annotations
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+from models.wording import counted
 from tasks.people.prefect_tasks import pending_task, wake_task, watch_task
 
 
@@ -38,7 +39,8 @@ def reminders() -> dict[str, int]:
             f"| {name} | {c.reminded} | {c.escalated} | {c.expired} |"
             for name, c in watched.counts.items()
         )
-        + f"\n\n{len(rows)} ärenden väntar på svar; {resumed} väntande körningar väcktes.",
+        + f"\n\n{counted(len(rows), 'ärende', 'ärenden')} väntar på svar; "
+        + f"{counted(resumed, 'väntande körning', 'väntande körningar')} väcktes.",
         description="Vad körningen gjorde",
     )
     create_table_artifact(

@@ -27,7 +27,12 @@ import yaml
 from sqlalchemy import func, select
 
 from telefoni.core.municipalities import MunicipalitySettings
-from telefoni.core.settings import PROJECT_ROOT, Settings, get_settings
+from telefoni.core.settings import (
+    DEMO_MUNICIPALITIES_COPY,
+    PROJECT_ROOT,
+    Settings,
+    get_settings,
+)
 
 if TYPE_CHECKING:
     from prefect.schedules import Schedule
@@ -285,7 +290,7 @@ def with_demo_municipalities(settings: Settings) -> Settings:
     the flow runs it starts."""
     if settings.municipalities_file is not None:
         return settings
-    copy = settings.data_dir / DEMO_MUNICIPALITIES.name
+    copy = settings.data_dir / DEMO_MUNICIPALITIES_COPY
     copy.parent.mkdir(parents=True, exist_ok=True)
     copy.write_text(DEMO_MUNICIPALITIES.read_text(encoding="utf-8"), encoding="utf-8")
     os.environ["TELEFONI_MUNICIPALITIES_FILE"] = str(copy)

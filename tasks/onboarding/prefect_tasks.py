@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from models.base import utcnow
 from models.onboarding import OrderStatus
 from models.onboarding_forms import ApprovalDecision, DeliveryInput, OrderRequest
+from models.wording import counted
 from tasks.onboarding.approved import ApprovalWait, DecisionOutcome, ask_for_approval, decide
 from tasks.onboarding.base import Context, context_from, load_orders
 from tasks.onboarding.checked import check_orders
@@ -32,13 +33,7 @@ from tasks.onboarding.notified import Told, notify
 from tasks.onboarding.ordered import place_orders
 from tasks.onboarding.registered import register
 from tasks.onboarding.requested import RequestRace, UnknownEmployee, adopt, receive_orders
-from tasks.onboarding.summary import (
-    checked_text,
-    counted,
-    outcome_rows,
-    received_text,
-    status_counts,
-)
+from tasks.onboarding.summary import checked_text, outcome_rows, received_text, status_counts
 from tasks.onboarding.watch import Resume, watch_deliveries
 from tasks.operator import OperatorGateway, gateway_from, is_transient
 
@@ -209,7 +204,7 @@ def decide_task(ids: list[int], decision: ApprovalDecision, kommun: str) -> Deci
     if outcome.accepted:
         get_run_logger().info("Beslutet är registrerat: %s.", outcome.message)
     else:  # told at once here, and at the top of the form that is shown again
-        get_run_logger().warning("Svaret registrerades inte: %s", outcome.message)
+        get_run_logger().warning("%s", outcome.message)
     return outcome
 
 

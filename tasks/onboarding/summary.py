@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from models.onboarding import STATUS_SV, OrderStatus
+from models.wording import counted
 from tasks.onboarding.base import load_orders
 
 
@@ -35,11 +36,6 @@ def outcome_rows(session: Session, ids: Sequence[int]) -> list[dict[str, str]]:
 
 
 # What each step did, as the run's log says it (Swedish, with counts; no personal identity).
-
-
-def counted(n: int, one: str, many: str) -> str:
-    """'1 beställning', '3 beställningar'."""
-    return f"{n} {one if n == 1 else many}"
 
 
 def received_text(ids: Sequence[int], new: int) -> str:

@@ -9,6 +9,7 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy.orm import Session
 
 from models.base import utcnow
+from models.wording import counted
 from tasks.kinds import KINDS
 from tasks.people.context import ask_context_from
 from tasks.people.pending import pending
@@ -82,7 +83,7 @@ def wake_task(wakes: list[Wake]) -> int:
     if done:
         with Session(get_engine(get_settings().database_url)) as session, session.begin():
             woken(session, done, utcnow())
-    logger.info("Väckte %d väntande körningar.", resumed)
+    logger.info("Väckte %s.", counted(resumed, "väntande körning", "väntande körningar"))
     return resumed
 
 
@@ -105,5 +106,5 @@ def pending_task() -> list[dict[str, str]]:
             tz=settings.tz,
             now=utcnow(),
         )
-    get_run_logger().info("%d ärenden väntar på svar.", len(rows))
+    get_run_logger().info("%s väntar på svar.", counted(len(rows), "ärende", "ärenden"))
     return [r.row() for r in rows]

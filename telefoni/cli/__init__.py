@@ -25,6 +25,7 @@ from telefoni.cli import (
     up,
 )
 from telefoni.cli.common import usage_error
+from telefoni.core.settings import Settings
 
 app = typer.Typer(
     help="Telefoni: the municipality's telephony lifecycle, run as Prefect flows.",
@@ -50,7 +51,7 @@ def _check_settings() -> None:
     from telefoni.core.settings import SettingsError, get_settings
 
     try:
-        get_settings()
+        _the_demos_municipalities(get_settings())
     except SettingsError as exc:
         raise usage_error(f"Inställningarna går inte att använda: {exc}") from None
     except ValidationError as exc:  # a TELEFONI_* variable; its value is not repeated
@@ -76,3 +77,19 @@ app.add_typer(keys.app, name="keys")
 
 if __name__ == "__main__":  # pragma: no cover
     app()
+
+
+def _the_demos_municipalities(settings: Settings) -> None:
+    """On a development machine where `telefoni up` has run, the commands serve the same
+    municipalities as the system it started (its copy of the demo's file), unless the
+    settings name a file of their own: `telefoni catalogue --kommun sjobacka` then works."""
+    import os
+
+    from telefoni.core.settings import DEMO_MUNICIPALITIES_COPY, get_settings
+
+    copy = settings.data_dir / DEMO_MUNICIPALITIES_COPY
+    if settings.environment != "development" or settings.municipalities_file or not copy.exists():
+        return
+    os.environ["TELEFONI_MUNICIPALITIES_FILE"] = str(copy)
+    get_settings.cache_clear()
+    get_settings()

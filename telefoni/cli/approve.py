@@ -279,9 +279,13 @@ def _still_waiting(url: str, settings: Settings, run_id: str) -> None:
 
     from prefect.client.orchestration import get_client
     from prefect.exceptions import ObjectNotFound
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    try:
-        with get_client(sync_client=True) as client:
+    try:  # this server's API (the variable may have been read before the command set it)
+        with (
+            temporary_settings(updates={PREFECT_API_URL: url}),
+            get_client(sync_client=True) as client,
+        ):
             state = client.read_flow_run(UUID(run_id)).state
     except httpx.TransportError:
         raise prefect_down(url) from None
@@ -328,8 +332,11 @@ def _wake(sessions: Callable[[], Session], waiting: Waiting, settings: Settings,
         lead = session.get(Ask, _orders(session, waiting.ids)[0].ask_id)
         assert lead is not None
         run_input = APPROVAL.wake_input(lead)
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
     try:
-        woke = wake(waiting.run_id, run_input)
+        with temporary_settings(updates={PREFECT_API_URL: url}):
+            woke = wake(waiting.run_id, run_input)
     except httpx.TransportError:
         woke = Woke.NOT_WAITING
     if woke is Woke.NOT_WAITING:

@@ -244,7 +244,7 @@ def _precheck(
     if checked.problems:
         several = len(orders) > 1
         typer.echo(
-            f"{'Beställningarna' if several else 'Beställningen'} kan inte beställas i "
+            f"{'Beställningarna' if several else 'Beställningen'} kan inte läggas i "
             f"{municipality.name}; inget har startats.",
             err=True,
         )

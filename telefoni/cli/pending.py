@@ -63,7 +63,9 @@ def pending(
         if as_ and not people:
             typer.echo(f"(Ingen anställd har nummer {as_.strip()} i registret.)")
         return
-    typer.echo(f"{len(rows)} ärenden väntar på {who or 'svar'}, äldst först:")
+    from models.wording import counted
+
+    typer.echo(f"{counted(len(rows), 'ärende', 'ärenden')} väntar på {who or 'svar'}, äldst först:")
     for row in rows:
         typer.echo("")
         typer.echo(f"{row.reference}  {row.title}")

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER_KEYS = {"", "changethis", "change-me", "changeme", "secret", "placeholder"}
 KEY_FILE_NAME = "dev-keys.json"
+# `telefoni up`'s copy of examples/demo-kommuner.toml in the data folder (see telefoni.up).
+DEMO_MUNICIPALITIES_COPY = "demo-kommuner.toml"
 
 
 class SettingsError(RuntimeError):

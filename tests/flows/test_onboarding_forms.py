@@ -8,14 +8,7 @@ refuses what it can tell is wrong before any run starts.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -32,109 +25,27 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
-from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL
 from sqlalchemy import Engine
 
 from models.onboarding import OrderStatus
 from models.onboarding_forms import CATEGORY_CHOICES
-from telefoni.core.settings import PROJECT_ROOT
 from tests.cli import telefoni
 from tests.factories import Workplace
 from tests.flows.onboarding_helpers import order_for, orders, wait_for_state
+from tests.flows.serving import Served
 
 ORDER, BATCH = "onboarding-order/onboarding-order", "onboarding-batch/onboarding-batch"
-SERVE = (
-    "from prefect import serve\n"
-    "from telefoni.up import load_deployments\n"
-    "names = ('onboarding-order', 'onboarding-batch')\n"
-    "serve(*[d for d in load_deployments() if d.name in names])\n"
-)
 
 
 def api() -> str:
     return str(PREFECT_API_URL.value())
 
 
-class Served:
-    """`serve` of the onboarding deployments, in a process of its own, as `telefoni up` does."""
-
-    def __init__(self, log: Path) -> None:
-        self.log = log  # what the admin would see in the terminal of `telefoni up`
-        env = {
-            **os.environ,
-            "PREFECT_API_URL": api(),
-            "PREFECT_RUNNER_POLL_FREQUENCY": "1",
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        }
-        self.started = datetime.now(UTC)
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", SERVE],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=log.open("ab"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its flow-run children go down with it
-        )
-
-    def wait_until_served(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        with get_client(sync_client=True) as client:
-            while time.monotonic() < deadline:
-                assert self.process.poll() is None, "serve ended"
-                try:  # as this process serves them (ones served before may be there)
-                    served = [client.read_deployment_by_name(n) for n in (ORDER, BATCH)]
-                    if all(d.updated and d.updated >= self.started for d in served):
-                        return
-                except ObjectNotFound:
-                    pass
-                time.sleep(0.5)
-        raise AssertionError("the deployments were never served")
-
-    def wait_until_idle(self, timeout: float = 60) -> None:
-        """Until no flow-run process of the server is left: what they logged has been sent."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not _descendants(self.process.pid):
-                return
-            time.sleep(0.3)
-        raise AssertionError("a flow-run process of the server did not end")
-
-    def kill(self) -> None:
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(30)
-        # The deployments go with their server: the next test serves its own register's.
-        with get_client(sync_client=True) as client:
-            for name in (ORDER, BATCH):
-                with contextlib.suppress(ObjectNotFound):
-                    client.delete_deployment(client.read_deployment_by_name(name).id)
-
-
-def _descendants(pid: int) -> list[int]:
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if fields[0] != "Z":  # a zombie has ended
-            parents[int(entry.name)] = int(fields[1])
-    found, todo = [], [pid]
-    while todo:
-        parent = todo.pop()
-        children = [p for p, pp in parents.items() if pp == parent]
-        found += children
-        todo += children
-    return found
-
-
 @pytest.fixture
 def served(wp: Workplace, tmp_path: Path) -> Iterator[Served]:
     """The onboarding deployments served from the register of `wp` (its catalogue)."""
-    server = Served(tmp_path / "serve.log")
+    server = Served(("onboarding-order", "onboarding-batch"), tmp_path / "serve.log")
     try:
         server.wait_until_served()
         yield server
@@ -266,6 +177,7 @@ def test_a_refusal_or_a_bad_input_ends_its_run_in_swedish_without_a_traceback(
                 assert "Tog emot 1 beställning (1 ny)." in text
                 assert "Kontrollerade 1 beställning: 1 avvisades (§4.1)." in text
     assert steps["okänd"] == ["Ta emot beställningar"]  # one task run; nothing stored
+    assert served.log is not None
     assert "Traceback" not in served.log.read_text()  # nor in the terminal that serves them
     assert "Kontrollera mot riktlinjerna" in steps["kategori 3"]
     assert [o.status for o in orders(flow_db)] == [OrderStatus.REFUSED]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -18,7 +19,7 @@ def test_the_commands_serve_the_municipalities_telefoni_up_left(
     monkeypatch.setenv("TELEFONI_ENVIRONMENT", "development")
     monkeypatch.setenv("TELEFONI_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("TELEFONI_DATABASE_URL", f"sqlite:///{tmp_path / 'register.db'}")
-    monkeypatch.delenv("TELEFONI_MUNICIPALITIES_FILE", raising=False)  # restored afterwards
+    monkeypatch.delenv("TELEFONI_MUNICIPALITIES_FILE", raising=False)
     get_settings.cache_clear()
     try:
         run = CliRunner().invoke
@@ -34,5 +35,6 @@ def test_the_commands_serve_the_municipalities_telefoni_up_left(
         after = run(app, ["pending", "--kommun", "sjobacka"])
         assert after.exit_code == 0, after.stderr
         assert after.stdout == "Inget väntar på svar.\n"
-    finally:
+    finally:  # the command set it for its process, which is this one
+        os.environ.pop("TELEFONI_MUNICIPALITIES_FILE", None)
         get_settings.cache_clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,8 +57,19 @@ def _frame(
         raw = body.iloc[:, header.position[name]].to_numpy(dtype=object)
         if strip:
             raw = np.fromiter(map(str.strip, raw), dtype=object, count=n)
-        columns[name] = pd.Series(raw, index=index, dtype="str", copy=False)
+        columns[name] = pd.Series(_nfc(raw), index=index, dtype="str", copy=False)
     return pd.DataFrame(columns, index=index, copy=False)  # (each copy: a pass over them all)
+
+
+def _nfc(values: np.ndarray) -> np.ndarray:
+    """The values in one Unicode form (NFC), as the register stores them: "å" written as "a"
+    and a combining ring is the same name. Checked for the whole column at once; most exports
+    are NFC already and pass untouched."""
+    if unicodedata.is_normalized("NFC", "\x1f".join(values)):
+        return values
+    return np.fromiter(
+        (unicodedata.normalize("NFC", v) for v in values), dtype=object, count=len(values)
+    )
 
 
 def _line_index(lines: np.ndarray) -> pd.Index:

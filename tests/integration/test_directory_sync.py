@@ -9,6 +9,7 @@ import logging
 import secrets
 import subprocess
 import threading
+import unicodedata
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -552,3 +553,22 @@ def test_a_ten_digit_personnummer_is_always_compared_in_full(town: Town) -> None
     assert (register["hr_digest"].to_numpy()[at] == digests).all()  # stored by the first sync
     trusted = _unchanged_rows(export.rows, digests, register, at)
     assert not trusted.any()
+
+
+def test_an_export_written_in_decomposed_unicode_changes_nothing(town: Town) -> None:
+    """Some HR systems write "å" as "a" and a combining ring (NFD): the same names."""
+    decomposed = town.export.map(lambda v: unicodedata.normalize("NFD", v))
+    path = town.write(decomposed, "hr-nfd.csv")
+    text = path.read_text(encoding="utf-8-sig")
+    assert "\u030a" in text and "å" not in text  # really written decomposed
+    events, mails = town.count(AuditEvent), town.count(OutboxMessage)
+
+    report = town.sync(path)
+
+    assert report.status is SyncStatus.APPLIED
+    assert (report.joiners, report.changed, report.leavers, report.rows_quarantined) == (0, 0, 0, 0)
+    assert report.rows_unchanged == EMPLOYEES
+    assert (town.count(AuditEvent), town.count(OutboxMessage)) == (events, mails)
+    with Session(town.engine) as session:
+        names = session.scalars(select(Employee.last_name)).all()
+    assert all(unicodedata.is_normalized("NFC", n) for n in names)

@@ -122,6 +122,8 @@ def _decider(
     who = (as_ or "").strip()
     if not who:
         raise usage_error("Ange ditt anställningsnummer med --as.")
+    if len(who) > 20:
+        raise usage_error("--as: ett anställningsnummer har högst 20 tecken.")
     if reject and apps:
         raise usage_error("--app går bara tillsammans med --approve.")
     if len(comment) > 1000:

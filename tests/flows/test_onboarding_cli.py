@@ -135,6 +135,10 @@ def test_what_the_commands_refuse_and_why(
     assert result.exit_code == 1
     assert f"{rejected}: avslagen (beslut av {wp.manager})" in result.stderr
 
+    result = run("approve", waiting, "--approve", "--as", "E" * 21)
+    assert result.exit_code == 2
+    assert "--as: ett anställningsnummer har högst 20 tecken." in result.stderr
+
     result = run("approve", waiting, "--approve", "--as", wp.manager, "--app", "Rit")
     assert result.exit_code == 2
     assert "ingen app i beställningen heter 'Rit'" in result.stderr

@@ -128,10 +128,6 @@ class AskCode(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     replaced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # a newer code was sent
 
-    @property
-    def live(self) -> bool:
-        return self.used_at is None and self.replaced_at is None
-
 
 def reference_id(reference: str) -> int:
     """ÄR-000012 (or AR-12, or 12) → 12; a clear error for anything else."""
@@ -162,43 +158,20 @@ class Timing:
     escalate_after: timedelta | None  # None: never escalated before the deadline
 
 
-def due(
-    *,
-    now: datetime,
-    asked_at: datetime,
-    due_at: datetime,
-    remind_every_hours: float,
-    reminders_sent: int,
-    escalate_at: datetime | None,
-    escalated: bool,
-    at_deadline: AtDeadline,
-) -> Due:
+def due(ask: Ask, now: datetime) -> Due:
     """What an open ask needs now: the deadline before the escalation before a reminder."""
-    if now >= due_at:
-        if at_deadline is AtDeadline.ESCALATE:
-            if not escalated:
-                return Due.ESCALATE
-        else:
+    escalated = ask.escalated_at is not None
+    if now >= ask.due_at:
+        if ask.at_deadline is not AtDeadline.ESCALATE:
             return Due.DEADLINE
-    elif escalate_at is not None and now >= escalate_at and not escalated:
+        if not escalated:
+            return Due.ESCALATE
+    elif ask.escalate_at is not None and now >= ask.escalate_at and not escalated:
         return Due.ESCALATE
-    every = timedelta(hours=remind_every_hours)
-    if now >= asked_at + every * (reminders_sent + 1):
+    every = timedelta(hours=ask.remind_every_hours)
+    if now >= ask.asked_at + every * (ask.reminders_sent + 1):
         return Due.REMIND
     return Due.NOTHING
-
-
-def due_of(ask: Ask, now: datetime) -> Due:
-    return due(
-        now=now,
-        asked_at=ask.asked_at,
-        due_at=ask.due_at,
-        remind_every_hours=ask.remind_every_hours,
-        reminders_sent=ask.reminders_sent,
-        escalate_at=ask.escalate_at,
-        escalated=ask.escalated_at is not None,
-        at_deadline=ask.at_deadline,
-    )
 
 
 # --- Who may answer ------------------------------------------------------------------------

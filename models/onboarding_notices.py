@@ -63,7 +63,6 @@ def approval_request(
             "count": len(orders),
             "employee_name": lead.employee.name,
             "run_url": run_url,
-            "flow_run_id": lead.flow_run_id,
             "deadline": deadline.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
             "municipality": municipality,
         },

@@ -9,7 +9,8 @@ Two adapters behind one interface, chosen by settings:
 
 Errors come in two kinds: `OperatorTransientError` (try again: timeouts, dropped
 connections, 5xx, 429) and `OperatorRefusedError` (do not: the operator said no). Retries
-themselves are Prefect task retries with `retry_on_transient` as the retry condition.
+themselves are Prefect task retries (`is_transient` is part of the onboarding tasks' retry
+condition, `tasks.onboarding.prefect_tasks.retry_if_transient`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from typing import Any, Protocol, Self
 from urllib.parse import quote
 
 import httpx
-from prefect.client.schemas.objects import State
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -63,12 +63,6 @@ class OperatorRefusedError(Exception):
 def is_transient(exc: BaseException) -> bool:
     """Whether a failure from the gateway is worth another attempt."""
     return isinstance(exc, OperatorTransientError)
-
-
-def retry_on_transient(task: object, task_run: object, state: State[Any]) -> bool:
-    """A Prefect `retry_condition_fn`: retry the task only on transient operator errors."""
-    outcome = state.result(raise_on_failure=False)
-    return isinstance(outcome, BaseException) and is_transient(outcome)
 
 
 class OperatorGateway(Protocol):

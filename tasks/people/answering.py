@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import ask_notices, audit
@@ -22,7 +21,6 @@ from models.ask_notices import person
 from models.asks import (
     STATUS_SV,
     Ask,
-    AskCode,
     AskStatus,
     code_matches,
     masked_email,
@@ -30,7 +28,14 @@ from models.asks import (
     typed,
 )
 from models.audit import Actor
-from tasks.people.asking import codes_sent, employee, event, issue_code, load_ask
+from tasks.people.asking import (
+    codes_sent,
+    employee,
+    event,
+    live_codes,
+    load_ask,
+    mail_fresh_code,
+)
 from tasks.people.context import AskContext
 from tasks.people.kinds import Kind
 
@@ -93,15 +98,8 @@ def answer(
         audit.record_many(session, [event(ctx, ask, "refused", actor=actor, reason=message)])
         return Outcome(False, message)
     if not typed(given.code):
-        return _send_code(session, ask, who, kind=kind, ctx=ctx, now=now)
-    live = session.scalars(
-        select(AskCode).where(
-            AskCode.ask_id == ask.id,
-            AskCode.employee_number == who,
-            AskCode.used_at.is_(None),
-            AskCode.replaced_at.is_(None),
-        )
-    ).all()
+        return _send_code(session, ask, who, ctx=ctx, now=now)
+    live = live_codes(session, ask, who)
     match = next(
         (
             c
@@ -137,9 +135,7 @@ def answer(
     return Outcome(True, f"{ask.title}: {kind.answers[given.answer]}.")
 
 
-def _send_code(
-    session: Session, ask: Ask, who: str, *, kind: Kind, ctx: AskContext, now: datetime
-) -> Outcome:
+def _send_code(session: Session, ask: Ask, who: str, *, ctx: AskContext, now: datetime) -> Outcome:
     """No code given by one who may answer: a new one by mail, up to the municipality's limit."""
     to = employee(session, ctx, who)
     if to is None or not to.email:
@@ -156,19 +152,7 @@ def _send_code(
             f"{ask.title}; ange den senaste, eller kontakta IT ({ctx.admin_email}). "
             "Svaret registrerades inte.",
         )
-    code = issue_code(session, ask, who, now, ctx)
-    ctx.queue(
-        session,
-        ask_notices.fresh_code(
-            ask,
-            to,
-            code,
-            sent=sent + 1,
-            run_url=ctx.run_url(ask.flow_run_id),
-            admin_email=ctx.admin_email,
-            municipality=ctx.municipality,
-        ),
-    )
+    mail_fresh_code(session, ask, to, now, ctx)
     audit.record_many(
         session,
         [
@@ -236,9 +220,7 @@ def _wrong_code(session: Session, ask: Ask, who: str, *, ctx: AskContext, now: d
     )
 
 
-def unlock(
-    session: Session, ask_id: int, *, by: Actor, kind: Kind, ctx: AskContext, now: datetime
-) -> str:
+def unlock(session: Session, ask_id: int, *, by: Actor, ctx: AskContext, now: datetime) -> str:
     """The admin unlocks an ask: the count starts over and its person gets a new code."""
     ask = load_ask(session, ask_id, lock=True)
     if ask is None:
@@ -249,18 +231,6 @@ def unlock(
     audit.record_many(session, [event(ctx, ask, "unlocked", actor=by, reason="upplåst")])
     to = ask.escalated_to or ask.assignee
     if to is not None:
-        code = issue_code(session, ask, to.employee_number, now, ctx)
-        ctx.queue(
-            session,
-            ask_notices.fresh_code(
-                ask,
-                to,
-                code,
-                sent=codes_sent(session, ask, to.employee_number),
-                run_url=ctx.run_url(ask.flow_run_id),
-                admin_email=ctx.admin_email,
-                municipality=ctx.municipality,
-            ),
-        )
+        mail_fresh_code(session, ask, to, now, ctx)
         return f"{ask.reference} är upplåst; {person(to)} har fått en ny engångskod."
     return f"{ask.reference} är upplåst."

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from models import audit
+from models import ask_notices, audit
 from models.ask_notices import local, person
 from models.asks import (
     AT_DEADLINE_SV,
@@ -160,14 +160,7 @@ def issue_code(
     """A new one-time code for one person and one ask; theirs from before stops working. Only
     its keyed hash is stored; the code itself goes into the mail and nowhere else."""
     number = employee_number.strip()
-    for earlier in session.scalars(
-        select(AskCode).where(
-            AskCode.ask_id == ask.id,
-            AskCode.employee_number == number,
-            AskCode.used_at.is_(None),
-            AskCode.replaced_at.is_(None),
-        )
-    ):
+    for earlier in live_codes(session, ask, number):
         earlier.replaced_at = now
     code = new_code()
     session.add(
@@ -180,6 +173,39 @@ def issue_code(
     )
     session.flush()
     return code
+
+
+def live_codes(session: Session, ask: Ask, employee_number: str) -> list[AskCode]:
+    """The person's codes for the ask that still work: neither used nor replaced."""
+    return list(
+        session.scalars(
+            select(AskCode).where(
+                AskCode.ask_id == ask.id,
+                AskCode.employee_number == employee_number.strip(),
+                AskCode.used_at.is_(None),
+                AskCode.replaced_at.is_(None),
+            )
+        )
+    )
+
+
+def mail_fresh_code(
+    session: Session, ask: Ask, to: Employee, now: datetime, ctx: AskContext
+) -> None:
+    """A new code for `to`, who asked for one (or whose ask was unlocked), by mail."""
+    code = issue_code(session, ask, to.employee_number, now, ctx)
+    ctx.queue(
+        session,
+        ask_notices.fresh_code(
+            ask,
+            to,
+            code,
+            sent=codes_sent(session, ask, to.employee_number),
+            run_url=ctx.run_url(ask.flow_run_id),
+            admin_email=ctx.admin_email,
+            municipality=ctx.municipality,
+        ),
+    )
 
 
 def codes_sent(session: Session, ask: Ask, employee_number: str) -> int:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from models import audit
 from models.ask_notices import person
-from models.asks import SYSTEM, Ask, AskStatus, AtDeadline, Due, due_of
+from models.asks import SYSTEM, Ask, AskStatus, AtDeadline, Due, due
 from models.audit import Actor
 from tasks.people.asking import event, issue_code, load_ask
 from tasks.people.context import AskContext
@@ -37,13 +37,6 @@ class Counts:
     escalated: int = 0
     expired: int = 0
 
-    def as_swedish(self) -> dict[str, int]:
-        return {
-            "påminnelser": self.reminded,
-            "eskalerade": self.escalated,
-            "tidsfrist passerad": self.expired,
-        }
-
 
 def watch(session: Session, *, kinds: Mapping[str, Kind], ctx: AskContext, now: datetime) -> Counts:
     """Everything due now on the municipality's open asks, each ask under its row lock: two
@@ -59,14 +52,14 @@ def watch(session: Session, *, kinds: Mapping[str, Kind], ctx: AskContext, now: 
         if ask is None or ask.status is not AskStatus.OPEN or ask.kind not in kinds:
             continue
         kind = kinds[ask.kind]
-        due = due_of(ask, now)
-        if due is Due.DEADLINE:
+        needed = due(ask, now)
+        if needed is Due.DEADLINE:
             _expire(session, ask, kind, ctx, now)
             counts.expired += 1
-        elif due is Due.ESCALATE:
+        elif needed is Due.ESCALATE:
             _escalate(session, ask, kind, ctx, now)
             counts.escalated += 1
-        elif due is Due.REMIND:
+        elif needed is Due.REMIND:
             _remind(session, ask, kind, ctx, now)
             counts.reminded += 1
     return counts

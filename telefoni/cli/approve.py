@@ -35,7 +35,6 @@ class Waiting:
     run_id: str
     references: list[str]
     ids: list[int]
-    approval_round: int
     paid_apps: list[str]  # sorted names of the paid apps the orders ask for
     municipality: MunicipalitySettings
 
@@ -253,7 +252,6 @@ def _waiting(
         run_id=run_id,
         references=[o.reference for o in waiting],
         ids=[o.id for o in waiting],
-        approval_round=found[0].approval_round,
         paid_apps=sorted({a["name"] for o in waiting for a in o.apps}),
         municipality=municipality,
     )

@@ -91,7 +91,6 @@ def unlock(
     from models.asks import Ask, reference_id
     from models.audit import Actor
     from models.base import utcnow
-    from tasks.kinds import KINDS
     from tasks.people import ask_context_from
     from tasks.people import unlock as unlock_ask
     from telefoni.core.db import session_factory
@@ -116,15 +115,11 @@ def unlock(
                 f"{row.reference} hör till {name}, som inte finns i inställningarna.", err=True
             )
             raise typer.Exit(1) from None
-        if row.kind not in KINDS:
-            typer.echo(f"{row.reference} är av ett slag som systemet inte känner till.", err=True)
-            raise typer.Exit(1)
         ctx = ask_context_from(settings, municipality, row.municipality_id)
         said = unlock_ask(
             session,
             ask_id,
             by=Actor.system(f"telefoni unlock ({getpass.getuser()})"),
-            kind=KINDS[row.kind],
             ctx=ctx,
             now=utcnow(),
         )

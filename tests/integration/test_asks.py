@@ -266,7 +266,7 @@ def test_wrong_codes_are_counted_and_lock_the_step_and_the_right_one_works_once(
     assert a.order.status is OrderStatus.AWAITING_APPROVAL
 
     said = unlock(
-        session, a.ask.id, by=Actor.person("IT"), kind=APPROVAL, ctx=a.ctx.asking,
+        session, a.ask.id, by=Actor.person("IT"), ctx=a.ctx.asking,
         now=ASKED + timedelta(minutes=20),
     )  # fmt: skip
     assert (

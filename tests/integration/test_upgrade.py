@@ -56,6 +56,30 @@ def _rows(engine: Engine, table: Table) -> list[dict[str, Any]]:
         return [dict(r._mapping) for r in conn.execute(select(table).order_by(*table.primary_key))]
 
 
+def _waiting_order(employee_id: int, at: datetime, **fields: Any) -> dict[str, Any]:
+    """An onboarding order waiting for its manager, as an order row of before holds it."""
+    return {
+        "request_attempt": 0,
+        "status": "awaiting_approval",
+        "employee_id": employee_id,
+        "need_category": 2,
+        "phone_model_name": "Nordfon 5",
+        "headset": False,
+        "subscription_option_code": "MOBIL",
+        "data": True,
+        "referral": True,
+        "apps": [],
+        "replacement": False,
+        "requested_by": "E1",
+        "findings": [],
+        "approval_round": 1,
+        "delivery_round": 1,
+        "created_at": at,
+        "updated_at": at,
+        **fields,
+    }
+
+
 def _fill_the_old_register(engine: Engine, vault: PersonnummerVault) -> tuple[str, int]:
     """Demo data, an order, a sync run with a quarantined row and audit events, written as the
     register of schema 0007 holds them; (an employee number, the events written)."""
@@ -70,25 +94,7 @@ def _fill_the_old_register(engine: Engine, vault: PersonnummerVault) -> tuple[st
         ).one()
         conn.execute(
             insert(tables["onboarding_order"]).values(
-                request_key="k" * 64,
-                request_attempt=0,
-                status="awaiting_approval",
-                employee_id=person_id,
-                need_category=2,
-                phone_model_name="Nordfon 5",
-                headset=False,
-                subscription_option_code="MOBIL",
-                data=True,
-                referral=True,
-                apps=[],
-                replacement=False,
-                requested_by="E1",
-                findings=[],
-                reminders_sent=0,
-                approval_round=1,
-                delivery_round=1,
-                created_at=now,
-                updated_at=now,
+                _waiting_order(person_id, now, request_key="k" * 64, reminders_sent=0)
             )
         )
         run_id = conn.execute(
@@ -253,29 +259,16 @@ def test_an_order_waiting_for_its_manager_gets_its_ask_and_the_watch_carries_on(
             ).one()
             conn.execute(
                 insert(tables["onboarding_order"]).values(
-                    municipality_id=home,
-                    request_key="w" * 64,
-                    request_attempt=0,
-                    status="awaiting_approval",
-                    employee_id=person_id,
-                    approver_id=manager_id,
-                    approval_requested_at=asked,
-                    reminders_sent=2,
-                    flow_run_id="5b1f7c4e-0000-4000-8000-0000000000f1",
-                    need_category=2,
-                    phone_model_name="Nordfon 5",
-                    headset=False,
-                    subscription_option_code="MOBIL",
-                    data=True,
-                    referral=True,
-                    apps=[],
-                    replacement=False,
-                    requested_by="E1",
-                    findings=[],
-                    approval_round=1,
-                    delivery_round=1,
-                    created_at=asked,
-                    updated_at=asked,
+                    _waiting_order(
+                        person_id,
+                        asked,
+                        municipality_id=home,
+                        request_key="w" * 64,
+                        approver_id=manager_id,
+                        approval_requested_at=asked,
+                        reminders_sent=2,
+                        flow_run_id="5b1f7c4e-0000-4000-8000-0000000000f1",
+                    )
                 )
             )
         migrate.upgrade(engine)

@@ -33,14 +33,14 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from models.base import Base, created_ts, intpk, name200, updated_ts
 
 
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
+def _enum(cls: type[enum.Enum], name: str, *, length: int = 20) -> Enum:
     # VARCHAR + CHECK on every engine: portable, and migrations need no native ENUM types.
     return Enum(
         cls,
         name=name,
         native_enum=False,
         create_constraint=True,
-        length=20,
+        length=length,
         values_callable=lambda e: [m.value for m in e],
         validate_strings=True,
     )

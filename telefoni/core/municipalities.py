@@ -44,6 +44,8 @@ FIELD_SV = {
     "approval_reminder_hours": "påminnelseintervall (timmar)",
     "approval_escalation_days": "dagar till eskalering till chefens chef",
     "admin_email": "administratörens adress",
+    "offboarding_window_days": "dagar före anställningens slut som avslutet startar",
+    "offboarding_attest_days": "dagar efter sista arbetsdagen för chefens intyg",
 }
 
 
@@ -73,6 +75,10 @@ class MunicipalitySettings(BaseModel):
     # After how long an unanswered ask also goes to the manager's manager (0: never).
     approval_escalation_days: float = Field(7.0, ge=0)
     admin_email: EmailStr  # told when an ask locks after wrong codes
+    # Offboarding (§8.1): how long before an employment ends the sync starts it, and how many
+    # days after the last working day the manager has to attest the factory reset.
+    offboarding_window_days: int = Field(14, ge=0, le=365)
+    offboarding_attest_days: int = Field(7, ge=0, le=90)
 
     @field_validator("code")
     @classmethod

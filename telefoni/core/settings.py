@@ -101,6 +101,10 @@ class Settings(BaseSettings):
     # Proof of who answers: wrong one-time codes before an ask locks, codes sent per person.
     answer_max_attempts: int = Field(5, ge=1)
     answer_max_codes: int = Field(3, ge=1)
+    # Offboarding (§8.1): the sync starts it this many days before an employment ends; the
+    # manager attests the factory reset within so many days after the last working day.
+    offboarding_window_days: int = Field(14, ge=0, le=365)
+    offboarding_attest_days: int = Field(7, ge=0, le=90)
     # How long an approval or delivery wait keeps its process before it suspends (seconds).
     approval_poll_seconds: float = Field(10.0, gt=0)
 

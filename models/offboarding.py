@@ -147,7 +147,7 @@ class Offboarding(Base):
     # Dispositions asked for at the start (number or IMEI → Disposition), before the plan.
     wanted: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     # The run that carries it: made from this row, under this key, once.
-    run_key: Mapped[str | None] = mapped_column(String(80), unique=True)
+    run_key: Mapped[str | None] = mapped_column(String(80), index=True)
     flow_run_id: Mapped[str | None] = mapped_column(String(36), index=True)
     run_name: Mapped[str | None] = mapped_column(String(120))
     # The manager's confirmation of the sync's default (an ask), and the waits' rounds

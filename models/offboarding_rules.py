@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from models.offboarding import DISPOSITION_SV, Disposition, Owner, Task
+from models.ordering import luhn_valid, phone_number
 
 DEFAULT = Disposition.TERMINATE  # what the sync plans until the manager says otherwise
 
@@ -106,12 +107,12 @@ def dispositions(
     problems = [
         f"{key} är inte ett av den anställdas nummer eller telefoner"
         for key in wanted
-        if key not in known
+        if identify(key) not in known
     ]
     chosen = [DEFAULT] * len(holdings)
     for key, disposition in wanted.items():
-        if key in known:
-            chosen[known[key]] = disposition
+        if identify(key) in known:
+            chosen[known[identify(key)]] = disposition
     for holding, disposition in zip(holdings, chosen, strict=True):
         if disposition is Disposition.HAND_OVER and not has_successor:
             problems.append(
@@ -142,3 +143,15 @@ def parse_disposition(text: str) -> Disposition:
             return d
     shown = ", ".join(f"{DISPOSITION_SV[d]!r}" for d in Disposition)
     raise ValueError(f"{text!r} är inget val för ett abonnemang (välj {shown})")
+
+
+def identify(text: str) -> str:
+    """A number or IMEI as people write it → as the register holds it (E.164, or 15 digits);
+    anything else as it was, stripped (it is then nobody's)."""
+    digits = "".join(ch for ch in text if ch not in " -/.")
+    if digits.isascii() and digits.isdigit() and len(digits) == 15 and luhn_valid(digits):
+        return digits
+    try:
+        return phone_number(text.strip())
+    except ValueError:
+        return text.strip()

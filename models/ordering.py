@@ -122,7 +122,8 @@ def luhn_digit(digits: str) -> str:
 _SEPARATORS = re.compile(r"[\s\-/.]")
 
 
-def _number(value: str) -> str:
+def phone_number(value: str) -> str:
+    """A Swedish number as people write it, in E.164 (ValueError, in Swedish, if it is none)."""
     try:
         parsed = phonenumbers.parse(value, "SE")
     except phonenumbers.NumberParseException:
@@ -163,7 +164,7 @@ def _validated(number: str, imei: str, sim: str) -> tuple[str, str, str]:
     errors: dict[str, str] = {}
     values: list[str] = []
     for field, check, raw in (
-        ("number", _number, number),
+        ("number", phone_number, number),
         ("imei", _imei, imei),
         ("sim", _iccid, sim),
     ):

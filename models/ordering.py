@@ -1,26 +1,39 @@
-"""An order to the designated ordering function (§6.1) and what comes back: pure data, no I/O.
+"""Orders and terminations for the designated ordering function (§6.1, §8.1) and what comes
+back: pure data, no I/O.
 
-An order carries what the operator needs to deliver a phone and a subscription and nothing
-more: never a personnummer. Its idempotency key is given by the caller and is the same on
-every retry and re-run, so the operator (or the outbox) can tell a repeat from a new order.
+An order carries what the operator needs to deliver a phone and a subscription, a termination
+what it needs to end one, and nothing more: never a personnummer. Their idempotency keys are
+given by the caller and are the same on every retry and re-run, so the operator (or the
+outbox) can tell a repeat from a new request.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Literal
 
 import phonenumbers
 
 ORDER_TEMPLATE = "operatorsbestallning"
+TERMINATION_TEMPLATE = "operatorsuppsagning"
 MAX_KEY_LENGTH = 200  # the outbox's business_key column
 _KEY = re.compile(r"[A-Za-z0-9._:/+=-]+")  # safe in an HTTP header and a URL path segment
 
 Channel = Literal["email", "http"]
 DeliveryState = Literal["pending", "delivered", "cancelled"]
 DELIVERY_STATES: tuple[DeliveryState, ...] = ("pending", "delivered", "cancelled")
+TerminationState = Literal["pending", "confirmed", "refused"]
+TERMINATION_STATES: tuple[TerminationState, ...] = ("pending", "confirmed", "refused")
+
+
+def _check_request(idempotency_key: str, reference: str) -> None:
+    """What every request to the ordering function needs: a usable key and a reference."""
+    if not _KEY.fullmatch(idempotency_key) or len(idempotency_key) > MAX_KEY_LENGTH:
+        raise ValueError("idempotency_key must be 1-200 characters of A-Z, a-z, 0-9 and ._:/+=-")
+    if not reference.strip():
+        raise ValueError("reference must not be empty")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +64,7 @@ class OperatorOrder:
     municipality: str = ""  # the name of the municipality that orders (its staff, its bill)
 
     def __post_init__(self) -> None:
-        if not _KEY.fullmatch(self.idempotency_key) or len(self.idempotency_key) > MAX_KEY_LENGTH:
-            raise ValueError(
-                "idempotency_key must be 1-200 characters of A-Z, a-z, 0-9 and ._:/+=-"
-            )
-        if not self.reference.strip():
-            raise ValueError("reference must not be empty")
+        _check_request(self.idempotency_key, self.reference)
 
     def payload(self) -> dict[str, Any]:
         """The order as JSON for the operator's API."""
@@ -93,6 +101,58 @@ class OrderReceipt:
     channel: Channel
     operator_reference: str | None  # the operator's own reference, when its API gives one
     duplicate: bool  # the key was already known: nothing new was ordered
+
+
+@dataclass(frozen=True, slots=True)
+class TerminationOrder:
+    """One subscription to end, as sent to the ordering function."""
+
+    idempotency_key: str  # deterministic: the same termination always has the same key
+    reference: str  # the offboarding's reference for people, e.g. "AVS-000012"
+    number: str  # the subscription's number, E.164 (+46...)
+    employee_number: str
+    employee_name: str
+    last_day: date  # the last working day: the subscription ends from the day after
+    requested_by: str  # who asked (an employee number or "system")
+    municipality: str = ""  # the name of the municipality whose subscription it is
+
+    def __post_init__(self) -> None:
+        _check_request(self.idempotency_key, self.reference)
+        try:
+            normalised = _number(self.number)
+        except ValueError:
+            normalised = None
+        if normalised != self.number:
+            raise ValueError("number must be a Swedish number in E.164 form, e.g. +46701234567")
+
+    @property
+    def ends_from(self) -> date:
+        """The first day without the subscription: the day after the last working day."""
+        return self.last_day + timedelta(days=1)
+
+    def payload(self) -> dict[str, Any]:
+        """The termination as JSON for the operator's API."""
+        return {
+            "idempotency_key": self.idempotency_key,
+            "reference": self.reference,
+            "number": self.number,
+            "employee_number": self.employee_number,
+            "employee_name": self.employee_name,
+            "last_day": self.last_day.isoformat(),
+            "ends_from": self.ends_from.isoformat(),
+            "requested_by": self.requested_by,
+            "municipality": self.municipality or None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TerminationReceipt:
+    """The termination was handed over: queued for the ordering function, or sent to the API."""
+
+    channel: Channel
+    operator_reference: str | None  # the operator's own reference, when its API gives one
+    confirmed: bool  # the operator confirmed the subscription ends; by e-mail never (yet)
+    duplicate: bool  # the key was already known: nothing new was sent
 
 
 class InvalidDelivery(ValueError):
@@ -253,6 +313,34 @@ def order_mail_context(order: OperatorOrder, *, municipality: str = "") -> dict[
         "employee_name": order.employee_name,
         "employee_number": order.employee_number,
         "replacement": order.replacement,
+        "rows": rows,
+        "label_width": max(len(label) for label, _ in rows) + 1,
+    }
+
+
+def termination_mail_context(order: TerminationOrder, *, municipality: str) -> dict[str, Any]:
+    """Template context for `operatorsuppsagning`, in Swedish; the municipality whose
+    subscription it is is the order's, else `municipality`."""
+    who = order.municipality or municipality
+    rows: list[tuple[str, str]] = [
+        *([("Kommun", who)] if who else []),
+        ("Uppsägningsreferens", order.reference),
+        ("Uppsägningsnyckel", order.idempotency_key),
+        ("Nummer som sägs upp", order.number),
+        ("Abonnemanget upphör från och med", order.ends_from.isoformat()),
+        ("Sista arbetsdag", order.last_day.isoformat()),
+        ("Namn", order.employee_name),
+        ("Anställningsnummer", order.employee_number),
+        ("Begärd av", order.requested_by),
+    ]
+    return {
+        "municipality": who,
+        "reference": order.reference,
+        "idempotency_key": order.idempotency_key,
+        "number": order.number,
+        "ends_from": order.ends_from.isoformat(),
+        "employee_name": order.employee_name,
+        "employee_number": order.employee_number,
         "rows": rows,
         "label_width": max(len(label) for label, _ in rows) + 1,
     }

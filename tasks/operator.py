@@ -1,11 +1,13 @@
-"""The operator gateway (§6.1): orders go to the designated ordering function, by e-mail or API.
+"""The operator gateway (§6.1): orders and terminations (§8.1) go to the designated ordering
+function, by e-mail or API.
 
 Two adapters behind one interface, chosen by settings:
 
-- `EmailGateway` queues a structured order e-mail in the caller's transaction; the relay
-  sends it. It cannot see deliveries: a person registers them from the operator's reply.
-- `HttpGateway` calls the operator's order API with the order's idempotency key, so a retry
-  after a lost answer finds the order instead of placing a second one.
+- `EmailGateway` queues a structured order or termination e-mail in the caller's
+  transaction; the relay sends it. It cannot see deliveries or confirmations: a person
+  registers them from the operator's reply.
+- `HttpGateway` calls the operator's API with the request's idempotency key, so a retry
+  after a lost answer finds the order or termination instead of sending a second one.
 
 Errors come in two kinds: `OperatorTransientError` (try again: timeouts, dropped
 connections, 5xx, 429) and `OperatorRefusedError` (do not: the operator said no). Retries
@@ -29,12 +31,18 @@ from sqlalchemy.orm import Session
 from models.audit import mask_personnummer
 from models.ordering import (
     ORDER_TEMPLATE,
+    TERMINATION_STATES,
+    TERMINATION_TEMPLATE,
     Delivery,
     DeliveryStatus,
     InvalidDelivery,
     OperatorOrder,
     OrderReceipt,
+    TerminationOrder,
+    TerminationReceipt,
+    TerminationState,
     order_mail_context,
+    termination_mail_context,
 )
 from models.outbox import OutboxMessage, Sender, enqueue
 from telefoni.core.municipalities import MunicipalitySettings
@@ -66,7 +74,8 @@ def is_transient(exc: BaseException) -> bool:
 
 
 class OperatorGateway(Protocol):
-    """Where orders go (§6.1). Both calls are safe to repeat with the same order."""
+    """Where orders and terminations go (§6.1). Every call is safe to repeat with the same
+    order or termination."""
 
     def place_order(self, session: Session, order: OperatorOrder) -> OrderReceipt:
         """Hand the order over once; the same idempotency key again is a duplicate."""
@@ -74,6 +83,14 @@ class OperatorGateway(Protocol):
 
     def delivery_status(self, order: OperatorOrder) -> DeliveryStatus | None:
         """Where the order stands; None when this channel cannot tell (register by form)."""
+        ...
+
+    def terminate(self, session: Session, order: TerminationOrder) -> TerminationReceipt:
+        """Hand the termination over once; the same idempotency key again is a duplicate."""
+        ...
+
+    def termination_state(self, order: TerminationOrder) -> TerminationState | None:
+        """Where the termination stands; None when this channel cannot tell (e-mail)."""
         ...
 
     def close(self) -> None: ...
@@ -89,24 +106,48 @@ class EmailGateway:
 
     def place_order(self, session: Session, order: OperatorOrder) -> OrderReceipt:
         """Queue the order e-mail; the relay sends it once the caller commits."""
+        duplicate = self._queue(
+            session,
+            ORDER_TEMPLATE,
+            order.idempotency_key,
+            order_mail_context(order, municipality=self.municipality),
+        )
+        return OrderReceipt(channel="email", operator_reference=None, duplicate=duplicate)
+
+    def delivery_status(self, order: OperatorOrder) -> DeliveryStatus | None:
+        return None  # the reply comes to a person, who registers the delivery by form
+
+    def terminate(self, session: Session, order: TerminationOrder) -> TerminationReceipt:
+        """Queue the termination e-mail; the relay sends it once the caller commits."""
+        duplicate = self._queue(
+            session,
+            TERMINATION_TEMPLATE,
+            order.idempotency_key,
+            termination_mail_context(order, municipality=self.municipality),
+        )
+        return TerminationReceipt(
+            channel="email", operator_reference=None, confirmed=False, duplicate=duplicate
+        )
+
+    def termination_state(self, order: TerminationOrder) -> TerminationState | None:
+        return None  # the confirmation comes to a person, as a reply to the mail
+
+    def _queue(self, session: Session, template: str, key: str, context: dict[str, Any]) -> bool:
+        """Queue one mail to the ordering function; whether it was queued before."""
         already = session.scalar(
             select(OutboxMessage.id).where(
-                OutboxMessage.template == ORDER_TEMPLATE,
-                OutboxMessage.business_key == order.idempotency_key,
+                OutboxMessage.template == template, OutboxMessage.business_key == key
             )
         )
         enqueue(
             session,
-            template=ORDER_TEMPLATE,
-            business_key=order.idempotency_key,
+            template=template,
+            business_key=key,
             recipient=self.ordering_address,
-            context=order_mail_context(order, municipality=self.municipality),
+            context=context,
             sender=self.sender,
         )
-        return OrderReceipt(channel="email", operator_reference=None, duplicate=already is not None)
-
-    def delivery_status(self, order: OperatorOrder) -> DeliveryStatus | None:
-        return None  # the reply comes to a person, who registers the delivery by form
+        return already is not None
 
     def close(self) -> None:
         pass
@@ -184,7 +225,8 @@ def _check(response: httpx.Response, what: str) -> None:
 
 
 class HttpGateway:
-    """Orders through the operator's order API; the idempotency key makes a retry harmless.
+    """Orders and terminations through the operator's API; the idempotency key makes a retry
+    harmless.
 
     The gateway closes the HTTP client it made itself; a client passed in stays the caller's.
     """
@@ -204,8 +246,8 @@ class HttpGateway:
         self._owns_client = client is None
         self.client = client if client is not None else httpx.Client(timeout=timeout)
 
-    def _headers(self, order: OperatorOrder) -> dict[str, str]:
-        headers = {"Idempotency-Key": order.idempotency_key, "Accept": "application/json"}
+    def _headers(self, key: str) -> dict[str, str]:
+        headers = {"Idempotency-Key": key, "Accept": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         return headers
@@ -214,18 +256,29 @@ class HttpGateway:
         self,
         method: str,
         url: str,
-        order: OperatorOrder,
         *,
-        content: bytes | None = None,
-        headers: dict[str, str] | None = None,
+        key: str,
+        what: str,
+        payload: dict[str, Any] | None = None,
     ) -> httpx.Response:
-        what = f"beställning {order.reference}"
+        """One call with the key; `what` names the request in errors (no personal data but
+        its reference). A payload goes as JSON, never with a personnummer in it."""
+        headers = self._headers(key)
+        content = None
+        if payload is not None:
+            body = json.dumps(payload, ensure_ascii=False)
+            if mask_personnummer(body) != body:  # a personnummer never leaves the register
+                raise OperatorRefusedError(
+                    f"{what[:1].upper()}{what[1:]} skickades inte: den innehåller ett personnummer"
+                )
+            content = body.encode()
+            headers["Content-Type"] = "application/json; charset=utf-8"
         try:
             return self.client.request(
                 method,
                 url,
                 content=content,
-                headers=self._headers(order) | (headers or {}),
+                headers=headers,
                 timeout=self.timeout,
             )
         except httpx.TimeoutException as exc:
@@ -244,20 +297,15 @@ class HttpGateway:
 
     def place_order(self, session: Session, order: OperatorOrder) -> OrderReceipt:
         """POST the order; 201 is a new order, 200 one the operator already had."""
-        payload = order.payload()
-        body = json.dumps(payload, ensure_ascii=False)
-        if mask_personnummer(body) != body:  # a personnummer never leaves the register
-            raise OperatorRefusedError(
-                f"Beställning {order.reference} skickades inte: den innehåller ett personnummer"
-            )
+        what = f"beställning {order.reference}"
         response = self._send(
             "POST",
             f"{self.base_url}/orders",
-            order,
-            content=body.encode(),
-            headers={"Content-Type": "application/json; charset=utf-8"},
+            key=order.idempotency_key,
+            what=what,
+            payload=order.payload(),
         )
-        _check(response, f"beställning {order.reference}")
+        _check(response, what)
         # The order is placed even if the answer is unreadable: keep the receipt, not an error.
         reference = _json_dict(response, strict=False).get("operator_reference")
         return OrderReceipt(
@@ -270,7 +318,10 @@ class HttpGateway:
         """GET the order by its key: pending, cancelled, or delivered with its details."""
         what = f"beställning {order.reference}"
         response = self._send(
-            "GET", f"{self.base_url}/orders/{quote(order.idempotency_key, safe='')}", order
+            "GET",
+            f"{self.base_url}/orders/{quote(order.idempotency_key, safe='')}",
+            key=order.idempotency_key,
+            what=what,
         )
         if response.status_code == 404:
             raise OperatorRefusedError(
@@ -299,6 +350,53 @@ class HttpGateway:
             ) from None
         return DeliveryStatus(state="delivered", delivery=delivery)
 
+    def terminate(self, session: Session, order: TerminationOrder) -> TerminationReceipt:
+        """POST the termination; 201 is a new one, 200 one the operator already had."""
+        what = _termination(order)
+        response = self._send(
+            "POST",
+            f"{self.base_url}/terminations",
+            key=order.idempotency_key,
+            what=what,
+            payload=order.payload(),
+        )
+        _check(response, what)
+        # The termination is handed over even if the answer is unreadable: keep the receipt.
+        body = _json_dict(response, strict=False)
+        if body.get("state") == "refused":  # known, and already refused: sending again won't do
+            raise OperatorRefusedError(
+                f"Operatören har avvisat {what}: {_refusal_reason(body)}",
+                status=response.status_code,
+            )
+        reference = body.get("operator_reference")
+        return TerminationReceipt(
+            channel="http",
+            operator_reference=reference if isinstance(reference, str) else None,
+            confirmed=body.get("state") == "confirmed",
+            duplicate=response.status_code == 200,
+        )
+
+    def termination_state(self, order: TerminationOrder) -> TerminationState:
+        """GET the termination by its key: pending, confirmed or refused."""
+        what = _termination(order)
+        response = self._send(
+            "GET",
+            f"{self.base_url}/terminations/{quote(order.idempotency_key, safe='')}",
+            key=order.idempotency_key,
+            what=what,
+        )
+        if response.status_code == 404:
+            raise OperatorRefusedError(
+                f"Operatören känner inte till {what} (HTTP 404): den har inte tagits emot",
+                status=404,
+            )
+        _check(response, f"frågan om {what}")
+        state = _json_dict(response, strict=True).get("state")
+        for known in TERMINATION_STATES:
+            if state == known:
+                return known
+        raise OperatorRefusedError(f"Operatören gav ett okänt läge för {what}: {state!r}")
+
     def close(self) -> None:
         if self._owns_client:
             self.client.close()
@@ -313,6 +411,19 @@ class HttpGateway:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _termination(order: TerminationOrder) -> str:
+    return f"uppsägning {order.reference} ({order.number})"
+
+
+def _refusal_reason(body: dict[str, Any]) -> str:
+    """The operator's reason for a refused termination, short and masked."""
+    reason = body.get("reason")
+    text = " ".join(reason.split()) if isinstance(reason, str) else ""
+    if len(text) > MAX_REASON:
+        text = text[: MAX_REASON - 1] + "…"
+    return mask_personnummer(text) or "inget skäl angivet"
 
 
 def _json_dict(response: httpx.Response, *, strict: bool) -> dict[str, Any]:

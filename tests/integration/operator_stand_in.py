@@ -1,4 +1,5 @@
-"""A real HTTP server on loopback standing in for the operator's order API, with faults on call.
+"""A real HTTP server on loopback standing in for the operator's order and termination API,
+with faults on call.
 
     api = OperatorStandIn(token="s3cret")          # or no token: no auth check
     api.start()                                    # http://127.0.0.1:<free port>
@@ -6,6 +7,9 @@
     api.fail_next(Fault.TIMEOUT_AFTER, Fault.HTTP_500)        # these, in order, first
     api.refuse_next(422, "okänd abonnemangskod")               # a scripted refusal
     api.deliver(key, number="+46701740605", imei=..., sim=...)
+    api.configure(confirm_terminations=False)                  # new terminations wait ...
+    api.confirm_termination(key)                               # ... until confirmed
+    api.refuse_termination(key, "numret tillhör inte kunden")  # or refused
     api.stop()
 
 The API:
@@ -14,19 +18,28 @@ The API:
                         key again 200 with the same answer; the same key with another body 422.
     GET /orders/{key}   404 if unknown, else {"operator_reference", "state", "delivery"}, with
                         delivery {"number", "imei", "sim"} once delivered (null before).
+    POST /terminations  as POST /orders (400 without the key, 422 for another body under a
+                        known key, 422 without reference, number or employee_number): 201
+                        {"operator_reference": "TELIA-U000001", "state": "confirmed"} (or
+                        "pending" with confirm_terminations=False); the same key again 200
+                        with the termination as it stands.
+    GET /terminations/{key}  404 if unknown, else {"operator_reference", "state", "reason"},
+                        state "pending", "confirmed" or "refused" (reason: why, or null).
     With a token, a request without "Authorization: Bearer <token>" gets 401.
 
-Faults strike any request before it is looked at (as the network or a proxy would):
-    timeout_before  stall past the client's timeout, then hang up: the order never arrived
-    timeout_after   record the order, then stall: it arrived, the answer was lost
+Faults strike any request, order or termination, before it is looked at (as the network or
+a proxy would):
+    timeout_before  stall past the client's timeout, then hang up: the request never arrived
+    timeout_after   record the request, then stall: it arrived, the answer was lost
     500             answer 500, record nothing
     429             answer 429 with Retry-After: `retry_after`, record nothing
     reset           reset the connection (TCP RST), record nothing
-    reset_after     record the order, then reset: it arrived, the answer was lost
+    reset_after     record the request, then reset: it arrived, the answer was lost
 
 Counters: `calls` (every request), `orders` (key → body, each order once),
-`received_count(key)` (POSTs that carried the key, faulted ones included), `faults` (what
-struck, by kind).
+`received_count(key)` (POSTs to /orders that carried the key, faulted ones included),
+`terminations` (key → body, each termination once), `termination_count(key)` (POSTs to
+/terminations that carried the key, faulted ones included), `faults` (what struck, by kind).
 """
 
 from __future__ import annotations
@@ -59,6 +72,7 @@ class Fault(enum.StrEnum):
 
 ALL_FAULTS: tuple[Fault, ...] = tuple(Fault)
 REQUIRED_FIELDS = ("reference", "employee_number", "employee_name", "phone_model")
+TERMINATION_FIELDS = ("reference", "number", "employee_number")
 
 
 @dataclass
@@ -69,6 +83,15 @@ class StoredOrder:
     state: str = "pending"
     delivery: dict[str, str] | None = None
     polls: int = 0  # GETs answered "pending"
+
+
+@dataclass
+class StoredTermination:
+    key: str
+    body: dict[str, Any]
+    operator_reference: str
+    state: str  # "pending", "confirmed" or "refused"
+    reason: str | None = None  # why it was refused
 
 
 @dataclass(frozen=True)
@@ -131,7 +154,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class OperatorStandIn:
-    """The operator's order API on 127.0.0.1, recording what it receives (see module doc)."""
+    """The operator's order and termination API on 127.0.0.1, recording what it receives
+    (see module doc)."""
 
     def __init__(
         self,
@@ -143,18 +167,27 @@ class OperatorStandIn:
         stall_seconds: float = 1.0,
         retry_after: str = "0",
         auto_deliver_after: int | None = None,
+        confirm_terminations: bool = True,
     ) -> None:
         self.token = token
         self.stall_seconds = stall_seconds  # longer than the client's timeout
         self.retry_after = retry_after
         # None: only deliver() delivers; n: delivered when polled pending n times (0: at once)
         self.auto_deliver_after = auto_deliver_after
-        self.configure(fault_rate=fault_rate, faults=faults, seed=seed)
+        self.configure(
+            fault_rate=fault_rate,
+            faults=faults,
+            seed=seed,
+            confirm_terminations=confirm_terminations,
+        )
         self.calls = 0
         self.orders: dict[str, dict[str, Any]] = {}
+        self.terminations: dict[str, dict[str, Any]] = {}
         self.faults: Counter[Fault] = Counter()
         self._stored: dict[str, StoredOrder] = {}
+        self._ended: dict[str, StoredTermination] = {}
         self._received: Counter[str] = Counter()
+        self._termination_received: Counter[str] = Counter()
         self._script = _Script()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -171,8 +204,13 @@ class OperatorStandIn:
         fault_rate: float | None = None,
         faults: Iterable[Fault | str] | None = None,
         seed: int | None = None,
+        confirm_terminations: bool | None = None,
     ) -> None:
-        """Random faults: each request is struck with `fault_rate`, by a kind from `faults`."""
+        """Random faults: each request is struck with `fault_rate`, by a kind from `faults`;
+        `confirm_terminations`: a new termination is confirmed at once (True) or pending until
+        `confirm_termination` (False)."""
+        if confirm_terminations is not None:
+            self.confirm_terminations = confirm_terminations
         if fault_rate is not None:
             if not 0.0 <= fault_rate <= 1.0:
                 raise ValueError("fault_rate is a share between 0 and 1")
@@ -266,6 +304,27 @@ class OperatorStandIn:
             order = self._stored[key]
             order.state, order.delivery = "cancelled", None
 
+    def termination_count(self, key: str) -> int:
+        """How many POSTs to /terminations carried this Idempotency-Key (faulted ones too)."""
+        with self._lock:
+            return self._termination_received[key]
+
+    def termination_reference(self, key: str) -> str:
+        with self._lock:
+            return self._ended[key].operator_reference
+
+    def confirm_termination(self, key: str) -> None:
+        """The operator confirms the subscription ends."""
+        with self._lock:
+            ended = self._ended[key]
+            ended.state, ended.reason = "confirmed", None
+
+    def refuse_termination(self, key: str, reason: str) -> None:
+        """The operator refuses to end the subscription, saying why."""
+        with self._lock:
+            ended = self._ended[key]
+            ended.state, ended.reason = "refused", reason
+
     # --- fictional delivery details (callers hold the lock) --------------------------------
 
     def _fresh(self, make: Any) -> str:
@@ -296,10 +355,14 @@ class OperatorStandIn:
         length = int(request.headers.get("Content-Length") or 0)
         raw = request.rfile.read(length) if length else b""
         key = request.headers.get("Idempotency-Key")
+        path = request.path.split("?", 1)[0]
         with self._lock:
             self.calls += 1
             if method == "POST" and key:
-                self._received[key] += 1
+                if path == "/terminations":
+                    self._termination_received[key] += 1
+                else:
+                    self._received[key] += 1
             fault = self._pick_fault()
             if fault is not None:
                 self.faults[fault] += 1
@@ -331,11 +394,14 @@ class OperatorStandIn:
             request.answer(refusal.status, {"error": refusal.reason})
             return
 
-        path = request.path.split("?", 1)[0]
         if method == "POST" and path == "/orders":
             status, body = self._post(key, raw)
         elif method == "GET" and path.startswith("/orders/"):
             status, body = self._get(unquote(path.removeprefix("/orders/")))
+        elif method == "POST" and path == "/terminations":
+            status, body = self._post_termination(key, raw)
+        elif method == "GET" and path.startswith("/terminations/"):
+            status, body = self._get_termination(unquote(path.removeprefix("/terminations/")))
         else:
             status, body = 404, {"error": "okänd adress"}
 
@@ -355,7 +421,9 @@ class OperatorStandIn:
             return self.rng.choice(self.fault_kinds)
         return None
 
-    def _post(self, key: str | None, raw: bytes) -> tuple[int, dict[str, Any]]:
+    @staticmethod
+    def _read(key: str | None, raw: bytes, required: tuple[str, ...]) -> tuple[int, dict[str, Any]]:
+        """The request's body (200), or the answer to a request that is not one (400, 422)."""
         if not key:
             return 400, {"error": "Idempotency-Key saknas"}
         try:
@@ -363,10 +431,16 @@ class OperatorStandIn:
         except ValueError:
             return 400, {"error": "ogiltig JSON"}
         if not isinstance(body, dict):
-            return 400, {"error": "beställningen ska vara ett JSON-objekt"}
-        missing = [f for f in REQUIRED_FIELDS if not body.get(f)]
+            return 400, {"error": "anropet ska vara ett JSON-objekt"}
+        missing = [f for f in required if not body.get(f)]
         if missing:
             return 422, {"error": "fält saknas: " + ", ".join(missing)}
+        return 200, body
+
+    def _post(self, key: str | None, raw: bytes) -> tuple[int, dict[str, Any]]:
+        status, body = self._read(key, raw, REQUIRED_FIELDS)
+        if status != 200 or key is None:
+            return status, body
         if body.get("need_category") not in (1, 2, 3):
             return 422, {"error": "ogiltig behovskategori"}
         with self._lock:
@@ -395,6 +469,41 @@ class OperatorStandIn:
                 else:
                     stored.polls += 1
             return 200, self._view(stored, with_delivery=True)
+
+    def _post_termination(self, key: str | None, raw: bytes) -> tuple[int, dict[str, Any]]:
+        status, body = self._read(key, raw, TERMINATION_FIELDS)
+        if status != 200 or key is None:
+            return status, body
+        with self._lock:
+            ended = self._ended.get(key)
+            if ended is not None:
+                if ended.body != body:
+                    return 422, {"error": "nyckeln är redan använd för en annan uppsägning"}
+                return 200, self._termination_view(ended)
+            ended = StoredTermination(
+                key=key,
+                body=body,
+                operator_reference=f"TELIA-U{len(self._ended) + 1:06d}",
+                state="confirmed" if self.confirm_terminations else "pending",
+            )
+            self._ended[key] = ended
+            self.terminations[key] = body
+            return 201, self._termination_view(ended)
+
+    def _get_termination(self, key: str) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            ended = self._ended.get(key)
+            if ended is None:
+                return 404, {"error": "okänd uppsägning"}
+            return 200, self._termination_view(ended)
+
+    @staticmethod
+    def _termination_view(ended: StoredTermination) -> dict[str, Any]:
+        return {
+            "operator_reference": ended.operator_reference,
+            "state": ended.state,
+            "reason": ended.reason,
+        }
 
     def _auto_deliver(self, stored: StoredOrder) -> None:
         stored.state = "delivered"

@@ -12,9 +12,11 @@ from models.ordering import (
     DeliveryStatus,
     InvalidDelivery,
     OperatorOrder,
+    TerminationOrder,
     luhn_digit,
     luhn_valid,
     order_mail_context,
+    termination_mail_context,
 )
 
 NUMBER = "+46701740605"  # PTS's fictional mobile series
@@ -148,3 +150,50 @@ def test_payload_and_mail_context() -> None:
     assert rows["E-post"] == "saknas"
     assert rows["Betalappar godkända av chef (§4.2.4)"] == "Inga"
     assert rows["Avvikelse från standardmodell (§4.1.1)"] == "Nej, standardmodell"
+
+
+def termination() -> TerminationOrder:
+    return TerminationOrder(
+        idempotency_key="offboarding-12-terminate",
+        reference="AVS-000012",
+        number=NUMBER,
+        employee_number="E1012",
+        employee_name="Åsa Öberg",
+        last_day=date(2026, 12, 31),  # the year's last day: it ends from the next year's first
+        requested_by="system",
+    )
+
+
+@pytest.mark.parametrize("key", ["", "has space", "line\nbreak", "x" * 201, "åäö"])
+def test_termination_key_must_be_header_safe(key: str) -> None:
+    with pytest.raises(ValueError, match="idempotency_key"):
+        replace(termination(), idempotency_key=key)
+
+
+@pytest.mark.parametrize("number", ["070-174 06 05", "0701740605", "+4512345678", "", "12345"])
+def test_termination_number_is_swedish_e164(number: str) -> None:
+    with pytest.raises(ValueError, match=r"E\.164"):
+        replace(termination(), number=number)
+
+
+def test_termination_needs_a_reference() -> None:
+    with pytest.raises(ValueError, match="reference"):
+        replace(termination(), reference=" ")
+
+
+def test_termination_payload_and_mail_context() -> None:
+    t = termination()
+    assert t.ends_from == date(2027, 1, 1)
+    payload = t.payload()
+    assert payload["last_day"] == "2026-12-31" and payload["ends_from"] == "2027-01-01"
+    assert payload["number"] == NUMBER and payload["municipality"] is None
+    assert "personnummer" not in payload
+    context = termination_mail_context(t, municipality="Sjöbacka kommun")
+    rows = dict(context["rows"])
+    assert rows["Kommun"] == "Sjöbacka kommun"
+    assert rows["Nummer som sägs upp"] == NUMBER
+    assert rows["Abonnemanget upphör från och med"] == "2027-01-01"
+    assert rows["Sista arbetsdag"] == "2026-12-31"
+    own = termination_mail_context(replace(t, municipality="Älvnäs kommun"), municipality="X")
+    assert own["municipality"] == "Älvnäs kommun"
+    assert "Kommun" not in dict(termination_mail_context(t, municipality="")["rows"])

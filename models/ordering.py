@@ -119,7 +119,7 @@ class TerminationOrder:
     def __post_init__(self) -> None:
         _check_request(self.idempotency_key, self.reference)
         try:
-            normalised = _number(self.number)
+            normalised = phone_number(self.number)
         except ValueError:
             normalised = None
         if normalised != self.number:

@@ -47,6 +47,7 @@ class AtDeadline(enum.StrEnum):
     REJECT = "reject"  # an order is rejected
     DENY = "deny"  # a request is denied
     ESCALATE = "escalate"  # nothing is decided: the manager's manager is asked, and it waits
+    KEEP = "keep"  # what was planned stands (the manager was asked to confirm or change it)
 
 
 STATUS_SV = {
@@ -59,6 +60,14 @@ AT_DEADLINE_SV = {
     AtDeadline.REJECT: "avslås",
     AtDeadline.DENY: "nekas",
     AtDeadline.ESCALATE: "går till chefens chef",
+    AtDeadline.KEEP: "det planerade gäller",
+}
+# What the deadline did, as its audit event and the answer's comment say it.
+AT_DEADLINE_DONE_SV = {
+    AtDeadline.REJECT: "automatiskt avslag",
+    AtDeadline.DENY: "automatiskt nej",
+    AtDeadline.ESCALATE: "ingen svarade",
+    AtDeadline.KEEP: "det planerade gäller",
 }
 
 

@@ -71,8 +71,7 @@ def checklist(holding: Holding, *, last_day: date, attest_days: int) -> list[Tod
 
     def todo(task: Task) -> Todo:
         owner = OWNER[task]
-        days = attest_days if owner is Owner.MANAGER else 0
-        return Todo(task, owner, RULE[task], last_day + timedelta(days=days))
+        return Todo(task, owner, RULE[task], due_on(owner, last_day, attest_days))
 
     tasks: list[Task] = []
     if holding.imei is not None:
@@ -84,6 +83,12 @@ def checklist(holding: Holding, *, last_day: date, attest_days: int) -> list[Tod
             tasks.append(Task.REFERRAL_REMOVED)
         tasks += [Task.DIRECTORY_UPDATED, Task.CONTACT_CENTRE_INFORMED]
     return [todo(t) for t in tasks]
+
+
+def due_on(owner: Owner, last_day: date, attest_days: int) -> date:
+    """When a thing of the checklist is due: the manager's `attest_days` after the last
+    working day, everything else on it."""
+    return last_day + timedelta(days=attest_days if owner is Owner.MANAGER else 0)
 
 
 class PlanError(ValueError):

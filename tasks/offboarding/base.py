@@ -94,6 +94,31 @@ def context_from(
     )
 
 
+@dataclass(frozen=True)
+class Wait:
+    """What a form of the run waits for: its key and the text above it (nothing: not waiting)."""
+
+    waiting: bool
+    key: str = ""
+    description: str = ""
+
+
+NOT_WAITING = Wait(False)
+
+
+def lead(session: Session, ids: Sequence[int]) -> Offboarding:
+    """The run's first offboarding, locked: it keeps the run's count of waits."""
+    found = session.get(Offboarding, min(ids), with_for_update=True)
+    assert found is not None
+    return found
+
+
+def used_up(session: Session, ids: Sequence[int]) -> None:
+    """A form of the run was answered: the next wait has a key of its own (a used key would
+    give the old answer back)."""
+    lead(session, ids).wait_round += 1
+
+
 class WrongMunicipality(ValueError):
     """A step was asked to handle another municipality's offboardings."""
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from models.base import utcnow
 from models.wording import counted
-from tasks.kinds import KINDS
+from tasks.kinds import DAYS, KINDS
 from tasks.people.context import ask_context_from
 from tasks.people.pending import pending
 from tasks.people.waking import Woke, wake
@@ -51,6 +51,9 @@ def watch_task() -> Watched:
         with Session(engine) as session, session.begin():
             counts = watch(session, kinds=KINDS, ctx=ctx, now=utcnow())
             watched.wakes += to_wake(session, kinds=KINDS, municipality_id=ctx.municipality_id)
+            now = utcnow()
+            for days in DAYS:
+                watched.wakes += days(session, ctx, now)
         watched.counts[municipality.name] = counts
         logger.info(
             "%s: %d påminnelser, %d eskalerade till chefens chef, %d vid tidsfristen.",

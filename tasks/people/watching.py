@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from models import audit
 from models.ask_notices import person
-from models.asks import SYSTEM, Ask, AskStatus, AtDeadline, Due, due
+from models.asks import AT_DEADLINE_DONE_SV, SYSTEM, Ask, AskStatus, AtDeadline, Due, due
 from models.audit import Actor
 from tasks.people.asking import event, issue_code, load_ask
 from tasks.people.context import AskContext
@@ -24,9 +24,10 @@ WATCH = Actor.system("reminders")
 
 @dataclass(frozen=True)
 class Wake:
-    """A run that waits for an ask settled elsewhere, and the input that wakes it."""
+    """A run that waits for an ask settled elsewhere (or for a day that has come: no ask),
+    and the input that wakes it."""
 
-    ask_id: int
+    ask_id: int | None
     flow_run_id: str
     run_input: dict[str, Any]
 
@@ -130,8 +131,7 @@ def _expire(session: Session, ask: Ask, kind: Kind, ctx: AskContext, now: dateti
     ask.answer = kind.deadline_answer
     ask.answered_by, ask.answered_at = SYSTEM, now
     ask.comment = (
-        f"automatiskt {'avslag' if ask.at_deadline is AtDeadline.REJECT else 'nej'}: "
-        f"ingen svarade inom {days:g} dagar"
+        f"{AT_DEADLINE_DONE_SV[AtDeadline(ask.at_deadline)]}: ingen svarade inom {days:g} dagar"
     )
     audit.record_many(
         session,
@@ -166,7 +166,7 @@ def to_wake(session: Session, *, kinds: Mapping[str, Kind], municipality_id: int
     ]
 
 
-def woken(session: Session, ask_ids: Sequence[int], now: datetime) -> None:
+def woken(session: Session, ask_ids: Sequence[int | None], now: datetime) -> None:
     """The runs of these asks were told (or have nothing to be told any more)."""
-    for ask in session.scalars(select(Ask).where(Ask.id.in_(ask_ids))):
+    for ask in session.scalars(select(Ask).where(Ask.id.in_([i for i in ask_ids if i]))):
         ask.woken_at = now

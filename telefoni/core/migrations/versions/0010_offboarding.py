@@ -138,7 +138,6 @@ def upgrade() -> None:
             "employment_start",
             name=op.f("uq_offboarding_employee_id_employment_start"),
         ),
-        sa.UniqueConstraint("run_key", name=op.f("uq_offboarding_run_key")),
     )
     with op.batch_alter_table("offboarding", schema=None) as batch_op:
         batch_op.create_index(
@@ -147,6 +146,7 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_offboarding_flow_run_id"), ["flow_run_id"], unique=False
         )
+        batch_op.create_index(batch_op.f("ix_offboarding_run_key"), ["run_key"], unique=False)
         batch_op.create_index(
             batch_op.f("ix_offboarding_municipality_id"), ["municipality_id"], unique=False
         )
@@ -312,6 +312,12 @@ def upgrade() -> None:
 
     # ### end Alembic commands ###
 
+    # An ask may end with what was planned standing (the manager confirms the sync's plan).
+    with op.batch_alter_table("ask", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("ck_ask_ask_at_deadline"), type_="check")
+        batch_op.create_check_constraint(
+            "ask_at_deadline", "at_deadline IN ('reject', 'deny', 'escalate', 'keep')"
+        )
     dialect = op.get_bind().dialect.name
     for statement in POSTGRES_GATE if dialect == "postgresql" else SQLITE_GATE:
         op.execute(statement)
@@ -335,6 +341,7 @@ def downgrade() -> None:
     op.drop_table("offboarding_item")
     with op.batch_alter_table("offboarding", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_offboarding_municipality_id"))
+        batch_op.drop_index(batch_op.f("ix_offboarding_run_key"))
         batch_op.drop_index(batch_op.f("ix_offboarding_flow_run_id"))
         batch_op.drop_index(batch_op.f("ix_offboarding_employee_id"))
 

@@ -105,7 +105,7 @@ class OffboardingRequest(BaseModel):
 def dispositions_from_text(pairs: list[tuple[str, str]]) -> list[DispositionChoice]:
     """(number, disposition as written) → choices, for the terminal's options."""
     return [
-        DispositionChoice(number=n, disposition=DISPOSITION_SV[parse_disposition(d)])  # type: ignore[arg-type]
+        DispositionChoice(number=n, disposition=DISPOSITION_SV[parse_disposition(d)])
         for n, d in pairs
     ]
 

@@ -219,7 +219,9 @@ def record_starts(
     started = exists().where(
         Offboarding.employee_id == e.id, Offboarding.employment_start == e.employment_start
     )
-    ending = and_(e.employment_end.is_not(None), e.employment_end.between(today - window, today + window))
+    ending = and_(
+        e.employment_end.is_not(None), e.employment_end.between(today - window, today + window)
+    )
     leaving = e.id.in_(list(removed)) if removed else None
     rows = session.execute(
         select(e.id, e.employment_start, e.employment_end).where(
@@ -256,9 +258,6 @@ def record_starts(
     who = actor or ctx.actor
     audit.record_many(
         session,
-        [
-            event(ctx, off, "recorded", actor=who, rule="§8.1", reason=off.reason)
-            for off in made
-        ],
+        [event(ctx, off, "recorded", actor=who, rule="§8.1", reason=off.reason) for off in made],
     )
     return [off.id for off in made]

@@ -17,6 +17,7 @@ from telefoni.core.vault import vault_from
 from tests import factories
 from tests.conftest import ENGINES
 from tests.factories import Workplace
+from tests.integration.operator_stand_in import OperatorStandIn
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -57,3 +58,19 @@ def wp(flow_db: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[Workplace]:
     with Session(flow_db) as session, session.begin():
         place = factories.workplace(session, vault_from(get_settings()))
     yield place
+
+
+@pytest.fixture
+def operator(monkeypatch: pytest.MonkeyPatch) -> Iterator[OperatorStandIn]:
+    """The operator's API on loopback; terminations confirmed at once unless told."""
+    api = OperatorStandIn()
+    api.start()
+    monkeypatch.setenv("TELEFONI_OPERATOR_GATEWAY", "http")
+    monkeypatch.setenv("TELEFONI_OPERATOR_API_URL", api.url)
+    monkeypatch.setenv("TELEFONI_OPERATOR_TIMEOUT_SECONDS", "0.5")
+    monkeypatch.setenv("TELEFONI_APPROVAL_POLL_SECONDS", "1")
+    get_settings.cache_clear()
+    try:
+        yield api
+    finally:
+        api.stop()

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -29,23 +27,6 @@ from telefoni.core.vault import vault_from
 from tests import factories
 from tests.factories import Workplace
 from tests.flows.onboarding_helpers import read_run
-from tests.integration.operator_stand_in import OperatorStandIn
-
-
-@pytest.fixture
-def operator(monkeypatch: pytest.MonkeyPatch) -> Iterator[OperatorStandIn]:
-    """The operator's API on loopback; terminations confirmed at once unless told."""
-    api = OperatorStandIn()
-    api.start()
-    monkeypatch.setenv("TELEFONI_OPERATOR_GATEWAY", "http")
-    monkeypatch.setenv("TELEFONI_OPERATOR_API_URL", api.url)
-    monkeypatch.setenv("TELEFONI_OPERATOR_TIMEOUT_SECONDS", "0.5")
-    monkeypatch.setenv("TELEFONI_APPROVAL_POLL_SECONDS", "1")
-    get_settings.cache_clear()
-    try:
-        yield api
-    finally:
-        api.stop()
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ from tests.flows.offboarding_helpers import (
     leaver,
     mails_to,
     offboardings,
-    operator,  # noqa: F401  (a fixture)
     request,
     wait_for_waiting,
 )

@@ -56,6 +56,8 @@ KOMMUN_HELP: Final = (
 # What the UI's run forms call each flow parameter (the code keeps English names).
 PARAMETER_TITLES = {
     "order": "Beställning",
+    "request": "Avslut",
+    "references": "Avsluten",
     "orders": "Beställningar",
     "name": "Namn på den samlade beställningen",
     "path": "HR-exportens sökväg",

@@ -4,13 +4,16 @@ reminded and escalated."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from flows.offboarding import offboarding
 from models import offboarding_notices as notices
 from models.audit import AuditEvent
-from models.offboarding import ItemStatus, OffboardingItem, OffboardingStatus
+from models.base import utcnow
+from models.offboarding import ChecklistItem, ItemStatus, OffboardingItem, OffboardingStatus, Task
 from models.register import (
     Device,
     DeviceStatus,
@@ -19,7 +22,10 @@ from models.register import (
     Subscription,
     SubscriptionStatus,
 )
-from tests.factories import code_of
+from tasks.kinds import KINDS
+from tasks.people import ask_context_from, watch
+from telefoni.core.settings import get_settings
+from tests.factories import CODE_IN_MAIL, code_of
 from tests.flows.offboarding_helpers import (
     leaver,
     mails_to,
@@ -129,3 +135,123 @@ def test_a_handover_waits_for_the_attested_factory_reset_and_then_goes_through(
     assert entry.phone_number == who.numbers[0]
     assert item.status is ItemStatus.HANDED_OVER
     assert operator.terminations == {}
+
+
+def test_a_private_takeover_is_recorded_as_waiting_and_the_phone_still_comes_back(
+    flow_db: Engine, operator: OperatorStandIn
+) -> None:
+    who = leaver(flow_db)
+    takeover = [{"number": who.numbers[0], "disposition": "privat övertagande"}]
+    run = Background(offboarding, request(who, dispositions=takeover))
+    run_id = wait_for_waiting(flow_db, OffboardingStatus.CARRYING_OUT)
+    _attest(flow_db, run_id, who.wp.municipality_id, who.number)
+    wait_for_waiting(flow_db, OffboardingStatus.CARRYING_OUT, round=2)
+    _attest(flow_db, run_id, who.wp.municipality_id, who.wp.manager)
+    run.join()
+
+    with Session(flow_db) as session:
+        (item,) = session.scalars(select(OffboardingItem)).all()
+        sub = session.scalars(
+            select(Subscription).where(Subscription.number == who.numbers[0])
+        ).one()
+        phone = session.scalars(select(Device).where(Device.imei == who.imeis[0])).one()
+        events = [
+            (e.action, e.rule)
+            for e in session.scalars(
+                select(AuditEvent).where(AuditEvent.action.like("offboarding.%"))
+            )
+        ]
+    assert item.status is ItemStatus.TAKEOVER_WAITING
+    assert sub.status is SubscriptionStatus.ACTIVE  # until the manager decides (§8.2)
+    assert phone.status is DeviceStatus.IN_STOCK
+    assert ("offboarding.takeover_requested", "§8.2") in events
+    assert operator.terminations == {}
+    (told,) = mails_to(flow_db, CONTACT_CENTRE, notices.CONTACT_CENTRE)
+    assert "§8.2" in told.body_text
+
+
+def test_two_subscriptions_one_handed_over_one_terminated(
+    flow_db: Engine, operator: OperatorStandIn
+) -> None:
+    who = leaver(flow_db, subscriptions=2)
+    kept, ended = who.numbers
+    choices = [
+        {"number": kept, "disposition": "lämnas över till efterträdaren"},
+        {"number": ended, "disposition": "sägs upp"},
+    ]
+    run = Background(offboarding, request(who, successor=who.successor, dispositions=choices))
+    run_id = wait_for_waiting(flow_db, OffboardingStatus.CARRYING_OUT)
+    _attest(flow_db, run_id, who.wp.municipality_id, who.wp.manager)
+    wait_for_waiting(flow_db, OffboardingStatus.CARRYING_OUT, round=2)
+    _attest(flow_db, run_id, who.wp.municipality_id, who.number)
+    assert run.join() == {"avslut": 1, "klara": 1}
+
+    successor = _employee(flow_db, who.successor)
+    with Session(flow_db) as session:
+        subs = {
+            s.number: s
+            for s in session.scalars(
+                select(Subscription).where(Subscription.number.in_(who.numbers))
+            )
+        }
+        phones = {
+            d.imei: d for d in session.scalars(select(Device).where(Device.imei.in_(who.imeis)))
+        }
+    assert subs[kept].owner_id == successor.id and subs[kept].status is SubscriptionStatus.ACTIVE
+    assert subs[ended].status is SubscriptionStatus.TERMINATED
+    assert phones[who.imeis[0]].holder_id == successor.id
+    assert phones[who.imeis[1]].status is DeviceStatus.IN_STOCK
+    assert [t["number"] for t in operator.terminations.values()] == [ended]
+    (told,) = mails_to(flow_db, CONTACT_CENTRE, notices.CONTACT_CENTRE)
+    assert kept in told.body_text and ended in told.body_text
+    assert (
+        len(mails_to(flow_db, _employee(flow_db, who.number).email or "", notices.EMPLOYEE_LEAVING))
+        == 1
+    )
+
+
+def test_an_overdue_attestation_is_reminded_then_escalated_to_the_managers_manager(
+    flow_db: Engine, operator: OperatorStandIn
+) -> None:
+    who = leaver(flow_db)
+    with Session(flow_db, expire_on_commit=False) as session, session.begin():
+        # The manager has a manager of their own.
+        boss = session.scalars(
+            select(Employee).where(Employee.employee_number == who.wp.manager)
+        ).one()
+        above = session.scalars(
+            select(Employee).where(Employee.employee_number == who.wp.other_manager)
+        ).one()
+        boss.manager_id = above.id
+    hand_over = [{"number": who.numbers[0], "disposition": "lämnas över till efterträdaren"}]
+    run = Background(offboarding, request(who, successor=who.successor, dispositions=hand_over))
+    run_id = wait_for_waiting(flow_db, OffboardingStatus.CARRYING_OUT)
+    _attest(flow_db, run_id, who.wp.municipality_id, who.number)
+    wait_for_waiting(flow_db, OffboardingStatus.CARRYING_OUT, round=2)
+    settings = get_settings()
+    ctx = ask_context_from(settings, settings.kommun(None), who.wp.municipality_id)
+    checklist = lambda: mails_to(flow_db, boss.email or "", notices.CHECKLIST_REQUEST)  # noqa: E731
+    assert len(checklist()) == 1
+
+    with Session(flow_db) as session, session.begin():  # two days later: a reminder, no code
+        counts = watch(session, kinds=KINDS, ctx=ctx, now=utcnow() + timedelta(hours=49))
+    assert counts.reminded == 1 and counts.escalated == 0
+    reminder = checklist()[-1]
+    assert reminder.subject.startswith("Påminnelse")
+    assert CODE_IN_MAIL.search(reminder.body_text) is None  # the first mail's code still holds
+
+    with Session(flow_db) as session, session.begin():  # overdue: to the manager's manager
+        counts = watch(session, kinds=KINDS, ctx=ctx, now=utcnow() + timedelta(days=9))
+    assert counts.escalated == 1
+    (up,) = mails_to(flow_db, above.email or "", notices.CHECKLIST_REQUEST)
+    assert "fabriksåterställ" in up.body_text
+
+    _attest(flow_db, run_id, who.wp.municipality_id, above.employee_number)
+    run.join()
+    with Session(flow_db) as session:
+        phone = session.scalars(select(Device).where(Device.imei == who.imeis[0])).one()
+        reset = session.scalars(
+            select(ChecklistItem).where(ChecklistItem.task == Task.FACTORY_RESET)
+        ).one()
+    assert phone.holder_id == _employee(flow_db, who.successor).id
+    assert reset.attested_by == above.employee_number

@@ -13,6 +13,7 @@ from flows.offboarding import offboarding
 from models import offboarding_notices as notices
 from models.audit import AuditEvent
 from models.base import utcnow
+from models.outbox import OutboxMessage
 from models.offboarding import ChecklistItem, ItemStatus, OffboardingItem, OffboardingStatus, Task
 from models.register import (
     Device,
@@ -230,7 +231,10 @@ def test_an_overdue_attestation_is_reminded_then_escalated_to_the_managers_manag
     wait_for_waiting(flow_db, OffboardingStatus.CARRYING_OUT, round=2)
     settings = get_settings()
     ctx = ask_context_from(settings, settings.kommun(None), who.wp.municipality_id)
-    checklist = lambda: mails_to(flow_db, boss.email or "", notices.CHECKLIST_REQUEST)  # noqa: E731
+
+    def checklist() -> list[OutboxMessage]:
+        return mails_to(flow_db, boss.email or "", notices.CHECKLIST_REQUEST)
+
     assert len(checklist()) == 1
 
     with Session(flow_db) as session, session.begin():  # two days later: a reminder, no code

@@ -13,8 +13,8 @@ from flows.offboarding import offboarding
 from models import offboarding_notices as notices
 from models.audit import AuditEvent
 from models.base import utcnow
-from models.outbox import OutboxMessage
 from models.offboarding import ChecklistItem, ItemStatus, OffboardingItem, OffboardingStatus, Task
+from models.outbox import OutboxMessage
 from models.register import (
     Device,
     DeviceStatus,

@@ -4,12 +4,12 @@ reminded and escalated."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from flows.offboarding import offboarding
+from flows.offboarding import offboarding, offboarding_batch
 from models import offboarding_notices as notices
 from models.audit import AuditEvent
 from models.base import utcnow
@@ -24,6 +24,8 @@ from models.register import (
     SubscriptionStatus,
 )
 from tasks.kinds import KINDS
+from tasks.offboarding.base import context_from
+from tasks.offboarding.requested import record_starts
 from tasks.people import ask_context_from, watch
 from telefoni.core.settings import get_settings
 from tests.factories import CODE_IN_MAIL, code_of
@@ -259,3 +261,50 @@ def test_an_overdue_attestation_is_reminded_then_escalated_to_the_managers_manag
         ).one()
     assert phone.holder_id == _employee(flow_db, who.successor).id
     assert reset.attested_by == above.employee_number
+
+
+def test_the_syncs_plan_is_confirmed_or_changed_by_the_manager(
+    flow_db: Engine, operator: OperatorStandIn
+) -> None:
+    """The sync planned everything terminated; the manager hands one number over instead."""
+    who = leaver(flow_db, subscriptions=2)
+    kept, ended = who.numbers
+    settings = get_settings()
+    with Session(flow_db) as session, session.begin():
+        person = session.scalars(select(Employee).where(Employee.employee_number == who.number))
+        person.one().employment_end = date.today()
+        ctx = context_from(settings, None, settings.kommun(None), who.wp.municipality_id)
+        ids = record_starts(session, ctx=ctx, today=date.today())
+    references = [f"AVS-{i:06d}" for i in ids]
+    run = Background(offboarding_batch, references)
+    run_id = wait_for_waiting(flow_db, OffboardingStatus.CONFIRMING)
+    mid = who.wp.municipality_id
+    answer(
+        run_id,
+        decision="ändra",
+        decided_by=who.wp.manager,
+        code=code_of(flow_db, mid, who.wp.manager, "din bekräftelse"),
+        changes=[
+            {
+                "number": kept,
+                "disposition": "lämnas över till efterträdaren",
+                "successor": who.successor,
+            }
+        ],
+    )
+    wait_for_waiting(flow_db, OffboardingStatus.CARRYING_OUT, round=2)
+    _attest(flow_db, run_id, mid, who.wp.manager)
+    wait_for_waiting(flow_db, OffboardingStatus.CARRYING_OUT, round=3)
+    _attest(flow_db, run_id, mid, who.number)
+    run.join()
+
+    with Session(flow_db) as session:
+        subs = {
+            s.number: s
+            for s in session.scalars(
+                select(Subscription).where(Subscription.number.in_(who.numbers))
+            )
+        }
+    assert subs[kept].owner_id == _employee(flow_db, who.successor).id
+    assert subs[ended].status is SubscriptionStatus.TERMINATED
+    assert [t["number"] for t in operator.terminations.values()] == [ended]

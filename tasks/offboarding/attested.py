@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from models import audit
 from models import offboarding_notices as notices
-from models.asks import Ask, AskStatus, AtDeadline, may_answer, shown
+from models.asks import Ask, AskStatus, AtDeadline, shown
 from models.audit import Actor
 from models.notice import Notice
 from models.offboarding import (
@@ -40,8 +40,11 @@ from tasks.offboarding.base import (
     event,
     lead,
     load,
+    nobody_else,
     of_municipality,
+    theirs,
     used_up,
+    whose,
 )
 from tasks.offboarding.handed_over import carry_out
 from tasks.people import AskContext, Given, Purpose, answer, open_ask
@@ -87,12 +90,11 @@ def ask_to_attest(session: Session, ids: Sequence[int], *, ctx: Context, now: da
                     c.ask_id = ask.id
             session.flush()
 
-        whose = person.employee_number if person else "ingen-chef"
         open_ask(
             session,
             kind=CHECKLIST,
             object_type=OBJECT_TYPE,
-            object_id=f"{first.reference}/{whose}"[:40],
+            object_id=f"{first.reference}/{whose(person)}"[:40],
             title=_title(items, person),
             assignee=person,
             flow_run_id=first.flow_run_id or ctx.flow_run_id,
@@ -122,30 +124,14 @@ def attest(
     used_up(session, ids)
     who = given.attested_by.strip()
     asks = _asks(session, ids)
-    if any(a.status is not AskStatus.OPEN and a.answered_by == who for a in asks):
-        return None  # theirs was answered already (in the terminal: this is the run's wake-up)
-    asks = [a for a in asks if a.status is AskStatus.OPEN]
-    if not asks:
+    mine, answered = theirs(asks, who, ctx.asking.deputies)
+    if answered or not any(a.status is AskStatus.OPEN for a in asks):
         return None
-    mine = [
-        a
-        for a in asks
-        if may_answer(
-            who,
-            assignee=a.assignee.employee_number if a.assignee else None,
-            escalated_to=a.escalated_to.employee_number if a.escalated_to else None,
-            deputies=(),
-        )
-    ] or (asks if who in ctx.asking.deputies else [])
-    if not mine:
-        owners = sorted({a.assignee.employee_number for a in asks if a.assignee})
-        return (
-            f"{who or 'Ingen'} har inget att intyga i det här avslutet; det som återstår "
-            f"intygas av {', '.join(owners) or 'en utsedd ersättare'}. Svaret registrerades inte."
-        )
+    if mine is None:
+        return nobody_else(asks, who, "intyga")
     outcome = answer(
         session,
-        mine[0].id,
+        mine.id,
         Given(
             who=who,
             code=given.code,

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from models.asks import Timing
+from models.asks import Ask, AskStatus, Timing, may_answer
 from models.audit import Actor, AuditRecord
 from models.notice import Notice
 from models.offboarding import OBJECT_TYPE, Offboarding, OffboardingItem, OffboardingStatus
@@ -117,6 +117,44 @@ def used_up(session: Session, ids: Sequence[int]) -> None:
     """A form of the run was answered: the next wait has a key of its own (a used key would
     give the old answer back)."""
     lead(session, ids).wait_round += 1
+
+
+def whose(owner: Employee | None) -> str:
+    """An ask's owner in its object id: the employee number (no manager: nobody's)."""
+    return owner.employee_number if owner is not None else "ingen-chef"
+
+
+def theirs(asks: Sequence[Ask], who: str, deputies: frozenset[str]) -> tuple[Ask | None, bool]:
+    """Of a run's asks, the open one `who` may answer (a deputy: the first open one), and
+    whether one of theirs was answered already (then the form's answer is the run's wake-up)."""
+    who = who.strip()
+    if any(a.status is not AskStatus.OPEN and a.answered_by == who for a in asks):
+        return None, True
+    open_ = [a for a in asks if a.status is AskStatus.OPEN]
+    mine = [
+        a
+        for a in open_
+        if may_answer(
+            who,
+            assignee=a.assignee.employee_number if a.assignee else None,
+            escalated_to=a.escalated_to.employee_number if a.escalated_to else None,
+            deputies=(),
+        )
+    ]
+    if not mine and who in deputies:
+        mine = open_
+    return (mine[0] if mine else None), False
+
+
+def nobody_else(asks: Sequence[Ask], who: str, what: str) -> str:
+    """Why `who` has nothing of the run's to answer, naming who has (in Swedish)."""
+    owners = sorted(
+        {a.assignee.employee_number for a in asks if a.assignee and a.status is AskStatus.OPEN}
+    )
+    return (
+        f"{who or 'Ingen'} har inget att {what} i det här avslutet; det gör "
+        f"{', '.join(owners) or 'en utsedd ersättare'}. Svaret registrerades inte."
+    )
 
 
 class WrongMunicipality(ValueError):

@@ -12,14 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import audit
 from models import offboarding_notices as notices
-from models.asks import Ask, AtDeadline, shown
+from models.asks import Ask, AskStatus, AtDeadline, shown
 from models.audit import Actor
 from models.notice import Notice
 from models.offboarding import (
@@ -33,41 +32,56 @@ from models.offboarding import (
 from models.offboarding_forms import CHOICES, PlanConfirmation
 from models.offboarding_rules import Holding, PlanError, dispositions, identify
 from models.register import Employee
-from tasks.offboarding.base import NOT_WAITING, Context, Wait, event, load, of_municipality, used_up
+from tasks.offboarding.base import (
+    NOT_WAITING,
+    Context,
+    Wait,
+    event,
+    lead,
+    load,
+    nobody_else,
+    of_municipality,
+    theirs,
+    used_up,
+    whose,
+)
 from tasks.people import AskContext, Given, Purpose, answer, employee, open_ask
 
 
 def ask_to_confirm(session: Session, ids: Sequence[int], *, ctx: Context, now: datetime) -> Wait:
-    """Ask the manager (once) to confirm the sync's plan of the run's offboardings still
-    waiting for it; nothing to wait for when none is."""
+    """Ask each manager of the run's leavers whose plan waits for it (once each) to confirm
+    it; nothing to wait for when none waits. The deadline is the first last day of theirs."""
     waiting = load(session, ids, OffboardingStatus.CONFIRMING)
     if not waiting:
         return NOT_WAITING
     of_municipality(ctx, waiting)
-    lead = waiting[0]
-    manager = lead.employee.manager
-    first_day = min(o.last_day for o in waiting)
+    first = lead(session, ids)
+    by_manager: dict[int | None, list[Offboarding]] = {}
+    for off in waiting:
+        by_manager.setdefault(off.employee.manager_id, []).append(off)
+    for offs in by_manager.values():
+        manager = offs[0].employee.manager
 
-    def link(ask: Ask) -> None:
-        for off in waiting:
-            off.plan_ask_id = ask.id
-        session.flush()
+        def link(ask: Ask, offs: list[Offboarding] = offs) -> None:
+            for off in offs:
+                off.plan_ask_id = ask.id
+            session.flush()
 
-    open_ask(
-        session,
-        kind=PLAN,
-        object_type=OBJECT_TYPE,
-        object_id=lead.reference,
-        title=_title(waiting),
-        assignee=manager,
-        flow_run_id=lead.flow_run_id or ctx.flow_run_id,
-        ctx=ctx.until(first_day, now),
-        now=now,
-        link=link,
-    )
+        open_ask(
+            session,
+            kind=PLAN,
+            object_type=OBJECT_TYPE,
+            object_id=f"{first.reference}/{whose(manager)}"[:40],
+            title=_title(offs),
+            assignee=manager,
+            flow_run_id=first.flow_run_id or ctx.flow_run_id,
+            ctx=ctx.until(min(o.last_day for o in offs), now),
+            now=now,
+            link=link,
+        )
     return Wait(
         True,
-        f"bekrafta-{lead.wait_round}",
+        f"bekrafta-{first.wait_round}",
         notices.plan_form(waiting, municipality=ctx.municipality),
     )
 
@@ -87,23 +101,33 @@ def confirm(
     ctx: Context,
     now: datetime,
 ) -> str | None:
-    """The manager's answer from the run's form; None when taken, else why not (in Swedish, for
-    the form's next round)."""
-    waiting = load(session, ids, OffboardingStatus.CONFIRMING)
+    """A manager's answer from the run's form, on the plan of their leavers; None when taken,
+    else why not (in Swedish, for the form's next round)."""
     used_up(session, ids)
-    if not waiting or waiting[0].plan_ask_id is None:
+    asks = list(
+        session.scalars(
+            select(Ask)
+            .where(
+                Ask.id.in_(select(Offboarding.plan_ask_id).where(Offboarding.id.in_(ids))),
+            )
+            .order_by(Ask.id)
+        )
+    )
+    mine, answered = theirs(asks, given.decided_by, ctx.asking.deputies)
+    if answered or not any(a.status is AskStatus.OPEN for a in asks):
         return None
+    if mine is None:
+        return nobody_else(asks, given.decided_by.strip(), "bekräfta")
     changes = [(c.number, c.disposition, c.successor) for c in given.changes]
-    data: dict[str, Any] = {"changes": changes}
     outcome = answer(
         session,
-        waiting[0].plan_ask_id,
+        mine.id,
         Given(
             who=given.decided_by,
             code=given.code,
             answer=given.decision,
             comment=given.comment,
-            data=data,
+            data={"changes": changes},
         ),
         kind=PLAN,
         ctx=ctx.asking,

@@ -2,10 +2,10 @@
 
 The sync records its starts in the register; runs are made from those records afterwards —
 right after the sync, and again by every reminders watch — so a sync that ran while the
-Prefect server was down loses none. The leavers of one manager whose last day is the same
-share a run (summer workers: one confirmation, one attestation for the manager). Each run's
-key is stored on its records before the run is made and is the run's Prefect idempotency key:
-a crash between the two makes the same run again, never a second.
+Prefect server was down loses none. The leavers whose last day is the same share a run (500
+summer workers: one run, each manager asked once about theirs, each employee about their
+own). Each run's key is stored on its records before the run is made and is the run's
+Prefect idempotency key: a crash between the two makes the same run again, never a second.
 """
 
 from __future__ import annotations
@@ -43,14 +43,13 @@ def run_name(code: str, numbers: Sequence[str]) -> str:
 
 def to_start(session: Session, *, municipality_id: int, code: str) -> list[ToStart]:
     """The runs to make for the municipality's recorded offboardings that have none: those with
-    a key from before (a start cut short) under it again, the rest grouped by manager and last
-    day, their keys stored now (commit before making the runs)."""
+    a key from before (a start cut short) under it again, the rest grouped by last day, their
+    keys stored now (commit before making the runs)."""
     rows = session.execute(
         select(
             Offboarding.id,
             Offboarding.run_key,
             Offboarding.last_day,
-            Employee.manager_id,
             Employee.employee_number,
         )
         .join(Employee, Employee.id == Offboarding.employee_id)
@@ -62,8 +61,8 @@ def to_start(session: Session, *, municipality_id: int, code: str) -> list[ToSta
         .order_by(Offboarding.id)
     ).all()
     groups: dict[object, list[tuple[int, str]]] = {}
-    for off_id, key, last_day, manager_id, number in rows:
-        group: object = key or (manager_id, last_day)
+    for off_id, key, last_day, number in rows:
+        group: object = key or last_day
         groups.setdefault(group, []).append((off_id, number))
     made: list[ToStart] = []
     for group, members in groups.items():
@@ -86,10 +85,8 @@ def to_start(session: Session, *, municipality_id: int, code: str) -> list[ToSta
 
 
 def _day(group: object) -> date:
-    assert isinstance(group, tuple)
-    day = group[1]
-    assert isinstance(day, date)
-    return day
+    assert isinstance(group, date)
+    return group
 
 
 def _key(code: str, first_id: int, last_day: date) -> str:

@@ -182,7 +182,9 @@ def _stand_in(conn: Connection) -> None:
     conn.send(api.url)
     try:
         conn.recv()  # asked for the counters: the run is over
-        conn.send({"orders": len(api.orders), "calls": api.calls})
+        conn.send(
+            {"orders": len(api.orders), "calls": api.calls, "terminations": len(api.terminations)}
+        )
     except EOFError:  # the bench gave up without asking
         pass
     finally:

@@ -186,9 +186,9 @@ def terminate_task(ids: list[int], kommun: str) -> int:
             ended = confirm_pending(session, ids, gateway, ctx=ctx)
     if sent or ended:
         get_run_logger().info(
-            "Skickade %s till operatören; %s bekräftade nu.",
+            "Skickade %s till operatören; väntande som operatören bekräftade nu: %d.",
             counted(sent, "uppsägning", "uppsägningar"),
-            counted(ended, "uppsägning", "uppsägningar"),
+            ended,
         )
     return sent
 
@@ -210,10 +210,12 @@ def confirmed_terminations_task(
 @task(name="Be om intyg för checklistan", **STEP)
 def attest_ask_task(ids: list[int], kommun: str) -> Wait:
     """The owners of what is left on the checklist asked (once each); the handovers and
-    returns the checklist already allows done."""
+    returns the checklist already allows done, and each offboarding that is done completed (a
+    run of many need not wait for the last one to finish the others)."""
 
     def asked(session: Session, ctx: Context) -> Wait:
         carry_out(session, ids, ctx=ctx, now=utcnow())
+        notify(session, ids, ctx=ctx, now=utcnow())
         return ask_to_attest(session, ids, ctx=ctx, now=utcnow())
 
     return in_transaction(kommun, asked)

@@ -61,7 +61,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.onboarding import _without_prefect, operator_stand_in, prefect_server
+from onboarding import _without_prefect, operator_stand_in, prefect_server  # bench/onboarding.py
+
 from tests.scratch import fresh_database
 
 TODAY = date.today()

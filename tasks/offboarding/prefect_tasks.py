@@ -19,6 +19,7 @@ from models.offboarding import (
     ITEM_STATUS_SV,
     STATUS_SV,
     Offboarding,
+    OffboardingStatus,
     reference_id,
 )
 from models.offboarding_forms import Attestation, OffboardingRequest, PlanConfirmation
@@ -231,16 +232,18 @@ def attest_task(ids: list[int], given: Attestation, kommun: str) -> str | None:
 @task(name="Lämna över och underrätta kontaktcenter", **STEP)
 def finish_task(ids: list[int], kommun: str) -> int:
     """What is left carried out; each offboarding that is done told to the contact centre
-    (§8.1) and completed."""
+    (§8.1) and completed; how many of the run's are."""
 
     def finished(session: Session, ctx: Context) -> int:
         carry_out(session, ids, ctx=ctx, now=utcnow())
-        return notify(session, ids, ctx=ctx, now=utcnow())
+        notify(session, ids, ctx=ctx, now=utcnow())
+        return len(load(session, ids, OffboardingStatus.COMPLETED))
 
     done = in_transaction(kommun, finished)
     get_run_logger().info(
-        "%s klara; kontaktcenter har fått besked för registrering (§8.1).",
+        "%s av %d klara; kontaktcenter har fått besked om varje för registrering (§8.1).",
         counted(done, "avslut", "avslut"),
+        len(ids),
     )
     return done
 

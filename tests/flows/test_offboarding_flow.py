@@ -47,11 +47,14 @@ def _employee(engine: Engine, number: str) -> Employee:
         return session.scalars(select(Employee).where(Employee.employee_number == number)).one()
 
 
-def _attest(engine: Engine, run_id: str, municipality_id: int, number: str) -> None:
+def _attest(
+    engine: Engine, run_id: str, municipality_id: int, number: str, *scrapped: str
+) -> None:
     answer(
         run_id,
         attested_by=number,
         code=code_of(engine, municipality_id, number, about="intyga"),
+        scrapped=list(scrapped),
     )
 
 
@@ -184,7 +187,8 @@ def test_two_subscriptions_one_handed_over_one_terminated(
     ]
     run = Background(offboarding, request(who, successor=who.successor, dispositions=choices))
     run_id = wait_for_waiting(flow_db, OffboardingStatus.CARRYING_OUT)
-    _attest(flow_db, run_id, who.wp.municipality_id, who.wp.manager)
+    # The manager attests both phones, and records the terminated one's as scrapped.
+    _attest(flow_db, run_id, who.wp.municipality_id, who.wp.manager, who.imeis[1])
     wait_for_waiting(flow_db, OffboardingStatus.CARRYING_OUT, round=2)
     _attest(flow_db, run_id, who.wp.municipality_id, who.number)
     assert run.join() == {"avslut": 1, "klara": 1}
@@ -203,7 +207,7 @@ def test_two_subscriptions_one_handed_over_one_terminated(
     assert subs[kept].owner_id == successor.id and subs[kept].status is SubscriptionStatus.ACTIVE
     assert subs[ended].status is SubscriptionStatus.TERMINATED
     assert phones[who.imeis[0]].holder_id == successor.id
-    assert phones[who.imeis[1]].status is DeviceStatus.IN_STOCK
+    assert phones[who.imeis[1]].status is DeviceStatus.DISPOSED
     assert [t["number"] for t in operator.terminations.values()] == [ended]
     (told,) = mails_to(flow_db, CONTACT_CENTRE, notices.CONTACT_CENTRE)
     assert kept in told.body_text and ended in told.body_text

@@ -74,8 +74,10 @@ def process(ids: list[int], code: str, municipality: str) -> dict[str, Any]:
             deadline_days=WAIT_DAYS,
         )
         note = confirm_task(ids, given, code)
-    while (wait := last_day_task(ids, code)).waiting:
+    woken = False
+    while (wait := last_day_task(ids, code, woken)).waiting:
         wait_for(LastDayWait, key=wait.key, description=wait.description, deadline_days=WAIT_DAYS)
+        woken = True
     terminate_task(ids, code)
     note = None
     while (wait := termination_wait_task(ids, code)).waiting:

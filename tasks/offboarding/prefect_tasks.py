@@ -168,8 +168,10 @@ def confirm_task(ids: list[int], given: PlanConfirmation, kommun: str) -> str | 
 
 
 @task(name="Vänta på sista arbetsdagen", **STEP)
-def last_day_task(ids: list[int], kommun: str) -> Wait:
-    wait = in_transaction(kommun, lambda s, ctx: wait_for_last_day(s, ids, ctx=ctx, now=utcnow()))
+def last_day_task(ids: list[int], kommun: str, woken: bool = False) -> Wait:
+    wait = in_transaction(
+        kommun, lambda s, ctx: wait_for_last_day(s, ids, ctx=ctx, now=utcnow(), woken=woken)
+    )
     if wait.waiting:
         get_run_logger().info("Väntar på sista arbetsdagen; körningen håller ingen process.")
     return wait

@@ -115,6 +115,10 @@ def receive(
             ],
         )
         return Received(off.id, True, (), None)
+    if ctx.flow_run_id is not None and found.flow_run_id == ctx.flow_run_id:
+        # The run that carries it, come back from a wait: its request is its start, and what
+        # was changed since (HR moved the day) stands.
+        return Received(found.id, False, (), found.flow_run_id)
     changed = _change(session, found, request, successor, wanted, ctx=ctx, actor=actor)
     return Received(found.id, False, changed, found.flow_run_id)
 

@@ -16,13 +16,27 @@ from sqlalchemy.orm import Session
 from models import audit
 from models import offboarding_notices as notices
 from models.offboarding import Offboarding, OffboardingStatus
-from tasks.offboarding.base import NOT_WAITING, Context, Wait, event, lead, load, of_municipality
+from tasks.offboarding.base import (
+    NOT_WAITING,
+    Context,
+    Wait,
+    event,
+    lead,
+    load,
+    of_municipality,
+    used_up,
+)
 from tasks.people import AskContext, Wake
 
 
-def wait_for_last_day(session: Session, ids: Sequence[int], *, ctx: Context, now: datetime) -> Wait:
+def wait_for_last_day(
+    session: Session, ids: Sequence[int], *, ctx: Context, now: datetime, woken: bool = False
+) -> Wait:
     """The offboardings whose last day has come are carried out from now on; the run waits
-    while any of its others has not come."""
+    while any of its others has not come. `woken`: the run was waiting for it and was woken
+    (that wait is used up: a next one has a key of its own)."""
+    if woken:
+        used_up(session, ids)
     offs = load(session, ids, OffboardingStatus.PLANNED, OffboardingStatus.WAITING, lock=True)
     of_municipality(ctx, offs)
     today = ctx.today(now)

@@ -47,9 +47,7 @@ def _employee(engine: Engine, number: str) -> Employee:
         return session.scalars(select(Employee).where(Employee.employee_number == number)).one()
 
 
-def _attest(
-    engine: Engine, run_id: str, municipality_id: int, number: str, *scrapped: str
-) -> None:
+def _attest(engine: Engine, run_id: str, municipality_id: int, number: str, *scrapped: str) -> None:
     answer(
         run_id,
         attested_by=number,

@@ -10,6 +10,7 @@ admin retries a crashed run in the UI, and a new process serves it.
 from __future__ import annotations
 
 import time
+from datetime import date, timedelta
 from uuid import UUID
 
 import pytest
@@ -21,12 +22,17 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from models import offboarding_notices as notices
+from models.base import utcnow
 from models.offboarding import ChecklistItem, ItemStatus, OffboardingItem, OffboardingStatus
 from models.outbox import OutboxMessage
+from tasks.offboarding.base import context_from
+from tasks.offboarding.requested import receive
+from tasks.offboarding.waiting import to_wake as last_days
+from tasks.people.waking import Woke, wake
 from telefoni.core.settings import get_settings
 from tests.factories import code_of
 from tests.flows.offboarding_helpers import leaver, offboardings, request, wait_for_waiting
-from tests.flows.onboarding_helpers import answer, wait_for_state
+from tests.flows.onboarding_helpers import answer, read_run, wait_for_state
 from tests.flows.serving import Served
 from tests.integration.operator_stand_in import Fault, OperatorStandIn
 
@@ -98,3 +104,41 @@ def test_a_run_killed_after_the_termination_left_sends_it_no_second_time(
     assert operator.termination_count(key) == 1 and len(operator.terminations) == 1
     assert offboardings(flow_db)[0].status is OffboardingStatus.COMPLETED
     assert off.flow_run_id == run_id
+
+
+@pytest.mark.parametrize("flow_db", ["sqlite"], indirect=True)
+def test_waiting_for_the_last_day_holds_no_process_and_moves_with_the_day(
+    flow_db: Engine, operator: OperatorStandIn
+) -> None:
+    """HR starts it a week ahead: the run suspends (no process waits). HR moves the last day
+    to today; the hourly watch wakes the run, which carries it out."""
+    who = leaver(flow_db)
+    later = request(who, last_day=date.today() + timedelta(days=7))
+    server = Served(["offboarding"])
+    try:
+        server.wait_until_served()
+        started = run_deployment(
+            "offboarding/offboarding",
+            parameters={"request": later.model_dump(mode="json")},
+            timeout=0,
+        )
+        assert isinstance(started, FlowRun)
+        run_id = str(started.id)
+        wait_for_waiting(flow_db, OffboardingStatus.WAITING, timeout=180)
+        assert read_run(run_id).state.name == "Suspended"  # type: ignore[union-attr]
+        server.wait_until_idle()  # no process of the run is left
+
+        settings = get_settings()
+        ctx = context_from(settings, None, settings.kommun(None), who.wp.municipality_id)
+        with Session(flow_db) as session, session.begin():  # as `telefoni offboard` again
+            moved = receive(session, request(who), ctx=ctx, now=utcnow())
+        assert moved.changed and moved.flow_run_id == run_id
+        with Session(flow_db) as session, session.begin():  # the watch, an hour later
+            wakes = last_days(session, ctx=ctx.asking, now=utcnow())
+        assert [w.flow_run_id for w in wakes] == [run_id]
+        assert wake(run_id, wakes[0].run_input) is Woke.RESUMED
+        wait_for_waiting(flow_db, OffboardingStatus.CARRYING_OUT, timeout=180)
+    finally:
+        server.kill()
+    assert len(operator.terminations) == 1
+    assert offboardings(flow_db)[0].last_day == date.today()

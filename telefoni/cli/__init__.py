@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from telefoni.cli import (
+    answer,
     approve,
     audit,
     catalogue,
@@ -19,6 +20,7 @@ from telefoni.cli import (
     demo,
     keys,
     mail,
+    offboard,
     onboard,
     pending,
     sync,
@@ -65,7 +67,10 @@ def _check_settings() -> None:
 app.command()(sync.sync)
 app.command()(demo.demo)
 app.command()(approve.approve)
+app.command()(answer.answer)
+app.command()(answer.attest)
 app.command()(onboard.onboard)
+app.command()(offboard.offboard)
 app.command()(catalogue.catalogue)
 app.command()(up.up)
 app.command()(pending.pending)

@@ -8,11 +8,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
+from models.asks import OBJECT_TYPE as ASK
+from models.asks import Ask
 from models.audit import HASHED_FIELDS, OPTIONALLY_HASHED, AuditEvent, history, of_municipality
-from models.register import Device, Municipality
+from models.offboarding import OBJECT_TYPE as OFFBOARDING
+from models.offboarding import Offboarding
+from models.register import Device, Employee, Municipality
 
 CSV_COLUMNS = (*HASHED_FIELDS, *OPTIONALLY_HASHED, "hash")
 OBJECT_TYPES = {"employee": "anställd", "subscription": "abonnemang", "device": "enhet"}
@@ -80,10 +84,43 @@ def object_history(
     (by code; none if the register has never known it)."""
     if object_type == "device" and object_id is not None:
         object_id = resolve_device(session, object_id)
-    where = None
+    where: ColumnElement[bool] | None = None
+    municipality_id: int | None = None
     if municipality is not None:
         row = session.scalar(select(Municipality).where(Municipality.code == municipality))
         if row is None:
             return []
         where = of_municipality(row.id, row.audit_through)
+        municipality_id = row.id
+    if object_type == "employee" and object_id is not None:
+        story = employee_story(session, object_id, municipality_id)
+        where = story if where is None else and_(where, story)
+        return history(session, object_type=None, object_id=None, where=where, last=last)
     return history(session, object_type=object_type, object_id=object_id, where=where, last=last)
+
+
+def employee_story(
+    session: Session, employee_number: str, municipality_id: int | None
+) -> ColumnElement[bool]:
+    """The events of an employee's story: their own, and those of their offboardings and of
+    the asks the offboardings put to people (who answered, a wrong code), as one story."""
+    people = select(Employee.id).where(Employee.employee_number == employee_number)
+    if municipality_id is not None:
+        people = people.where(Employee.municipality_id == municipality_id)
+    references = [
+        o.reference
+        for o in session.scalars(select(Offboarding).where(Offboarding.employee_id.in_(people)))
+    ]
+    asked = or_(
+        Ask.object_id.in_(references), *(Ask.object_id.startswith(f"{r}/") for r in references)
+    )
+    asks = [
+        a.reference
+        for a in session.scalars(select(Ask).where(Ask.object_type == OFFBOARDING, asked))
+    ]
+    own = and_(AuditEvent.object_type == "employee", AuditEvent.object_id == employee_number)
+    return or_(
+        own,
+        and_(AuditEvent.object_type == OFFBOARDING, AuditEvent.object_id.in_(references)),
+        and_(AuditEvent.object_type == ASK, AuditEvent.object_id.in_(asks)),
+    )

@@ -140,7 +140,7 @@ def onboard(
             wanted_by=wanted_by,
             replacement=replacement,
         )
-        municipality = _municipality(kommun, [order.employee_number])
+        municipality = employees_municipality(kommun, [order.employee_number])
         checked = _precheck(settings, municipality, [order])
         (order,) = checked.orders
         run_id = _start(
@@ -204,7 +204,7 @@ def _start_batch(
         for line in exc.lines():
             typer.echo(f"  {line}", err=True)
         raise typer.Exit(2) from None
-    municipality = _municipality(kommun, [o.employee_number for o in orders])
+    municipality = employees_municipality(kommun, [o.employee_number for o in orders])
     orders = _precheck(get_settings(), municipality, orders).orders
     run_id = _start(
         url,
@@ -256,7 +256,7 @@ def _precheck(
     return checked
 
 
-def _municipality(kommun: str | None, numbers: list[str]) -> MunicipalitySettings:
+def employees_municipality(kommun: str | None, numbers: list[str]) -> MunicipalitySettings:
     """The employees' municipality: --kommun, the only one, or where the register finds every
     one of the numbers (asked only with several); exit 2 with the reason if it is not clear."""
     from telefoni.cli.onboard_file import municipality_of

@@ -25,8 +25,8 @@ def test_the_commands_and_groups_in_the_order_help_lists_them() -> None:
         if isinstance(sub, TyperGroup)
     }
     assert list(command.list_commands(typer.Context(command))) == [
-        "sync", "demo", "approve", "onboard", "catalogue", "up", "pending", "unlock", "db",
-        "mail", "audit", "keys",
+        "sync", "demo", "approve", "answer", "attest", "onboard", "offboard", "catalogue", "up",
+        "pending", "unlock", "db", "mail", "audit", "keys",
     ]  # fmt: skip
     assert groups == {
         "db": ["check", "revision", "upgrade"],

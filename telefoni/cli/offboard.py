@@ -121,8 +121,6 @@ def offboard(
     if recorded.flow_run_id is not None:
         typer.echo(f"Avslutet {who} hanteras redan av körningen {recorded.flow_run_id}.")
         _tell_changes(recorded.changed)
-        if recorded.changed:
-            _carry_request(url, recorded.flow_run_id, parameters)
         typer.echo(f"Följ det i Prefect: {run_link(settings, recorded.flow_run_id)}")
         return
     if recorded.completed:
@@ -336,29 +334,3 @@ def _stored(settings: Settings, recorded: Recorded, run_id: str, name: str) -> s
             return str(off.flow_run_id)
     finally:
         engine.dispose()
-
-
-def _carry_request(url: str, run_id: str, parameters: dict[str, Any]) -> None:
-    """The run that carries the offboarding starts again from its parameters each time it
-    wakes: it gets what HR said last, so that it does not undo this change. Said, if not."""
-    from uuid import UUID
-
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    try:
-        with (
-            temporary_settings(updates={PREFECT_API_URL: url}),
-            get_client(sync_client=True) as client,
-        ):
-            run = client.read_flow_run(UUID(run_id))
-            if "request" not in run.parameters or (run.state and run.state.is_final()):
-                return  # a run of the sync's (it reads the register), or one that has ended
-            client.update_flow_run(UUID(run_id), parameters=parameters)
-    except (httpx.TransportError, ObjectNotFound):
-        typer.echo(
-            f"Ändringen är registrerad, men Prefect-servern ({url}) kunde inte nås för att ge "
-            "körningen de nya uppgifterna; kör samma kommando igen när servern svarar.",
-            err=True,
-        )

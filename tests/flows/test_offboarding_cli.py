@@ -94,7 +94,7 @@ def test_offboard_makes_one_run_and_a_second_start_finds_it(
     assert len(offboardings(flow_db)) == 1
 
 
-def test_moving_the_last_day_changes_the_record_and_the_runs_request_and_keeps_one_run(
+def test_moving_the_last_day_changes_the_record_and_keeps_one_run(
     flow_db: Engine, deployment: UUID, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     who = leaver(flow_db)
@@ -109,9 +109,7 @@ def test_moving_the_last_day_changes_the_record_and_the_runs_request_and_keeps_o
     (off,) = offboardings(flow_db)
     assert off.last_day == moved
     (run,) = runs_of(deployment)
-    assert str(run.id) == off.flow_run_id
-    # the run starts again from its parameters each time it wakes: it must not undo the move
-    assert run.parameters["request"]["last_day"] == moved.isoformat()
+    assert str(run.id) == off.flow_run_id  # which, when it wakes, reads the day from the record
 
 
 def test_a_server_out_of_reach_keeps_the_record_and_the_same_command_later_starts_it(

@@ -35,6 +35,7 @@ CONTACT_CENTRE = "avslut-kontaktcenter"  # to the contact centre: what to regist
 PLAN_FORM = "avslut-planformular"
 CHECKLIST_FORM = "avslut-checklistformular"
 LAST_DAY_FORM = "avslut-vantar"
+TERMINATION_FORM = "avslut-uppsagningar"  # markdown above the form for confirmed terminations
 FORM_ROWS = 200  # the leavers a mail or form lists; a batch of summer workers may hold more
 
 
@@ -226,6 +227,26 @@ def last_day_form(offs: Sequence[Offboarding], *, municipality: str) -> str:
                 for o in sorted(offs, key=lambda o: (o.last_day, o.id))[:FORM_ROWS]
             ],
             "more": max(len(offs) - FORM_ROWS, 0),
+            "municipality": municipality,
+        },
+    )
+
+
+def termination_form(items: Sequence[OffboardingItem], *, municipality: str) -> str:
+    """Markdown above the form where a person registers the terminations the operator has
+    confirmed (the e-mail channel)."""
+    return render_markdown(
+        TERMINATION_FORM,
+        {
+            "waiting": [
+                {
+                    "number": i.number,
+                    "reference": i.offboarding.reference,
+                    "person": person(i.offboarding.employee),
+                }
+                for i in items[:FORM_ROWS]
+            ],
+            "more": max(len(items) - FORM_ROWS, 0),
             "municipality": municipality,
         },
     )

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from models import audit
+from models import offboarding_notices as notices
 from models.base import utcnow
 from models.offboarding import (
     Disposition,
@@ -28,7 +29,16 @@ from models.offboarding import (
 )
 from models.ordering import TerminationOrder
 from models.register import SubscriptionStatus
-from tasks.offboarding.base import NOT_WAITING, Context, Wait, event, lead, load, of_municipality
+from tasks.offboarding.base import (
+    NOT_WAITING,
+    Context,
+    Wait,
+    event,
+    lead,
+    load,
+    of_municipality,
+    used_up,
+)
 from tasks.operator import OperatorGateway, OperatorRefusedError, OperatorTransientError
 
 SENT = (ItemStatus.TERMINATING, ItemStatus.TERMINATION_SENT)
@@ -191,12 +201,10 @@ def termination_wait(session: Session, ids: Sequence[int], *, ctx: Context) -> W
     ]
     if not open_:
         return NOT_WAITING
-    listed = "\n".join(f"- {i.number} ({i.offboarding.reference})" for i in open_[:200])
     return Wait(
         True,
         f"uppsagning-{lead(session, ids).wait_round}",
-        "## Registrera bekräftade uppsägningar\n\nUppsägningarna har skickats till "
-        "beställningsfunktionen. Skriv in numren som operatören har bekräftat.\n\n" + listed,
+        notices.termination_form(open_, municipality=ctx.municipality),
     )
 
 
@@ -207,6 +215,7 @@ def record_confirmed(
     known, else which were not (in Swedish)."""
     from models.offboarding_rules import identify
 
+    used_up(session, ids)
     wanted = {identify(n) for n in numbers if n.strip()}
     offs = load(session, ids, OffboardingStatus.CARRYING_OUT)
     records = []

@@ -14,6 +14,7 @@ from models import offboarding_notices as notices
 from models.audit import AuditEvent
 from models.base import utcnow
 from models.offboarding import ChecklistItem, ItemStatus, OffboardingItem, OffboardingStatus, Task
+from models.ordering import TERMINATION_TEMPLATE
 from models.outbox import OutboxMessage
 from models.register import (
     Device,
@@ -310,3 +311,33 @@ def test_the_syncs_plan_is_confirmed_or_changed_by_the_manager(
     assert subs[kept].owner_id == _employee(flow_db, who.successor).id
     assert subs[ended].status is SubscriptionStatus.TERMINATED
     assert [t["number"] for t in operator.terminations.values()] == [ended]
+
+
+def test_by_e_mail_the_termination_goes_to_the_ordering_function_and_a_person_confirms_it(
+    flow_db: Engine,
+) -> None:
+    """The default gateway: the ordering function gets the termination as a mail; the run
+    waits until someone registers the operator's confirmation."""
+    who = leaver(flow_db)
+    run = Background(offboarding, request(who))
+    run_id = wait_for_waiting(flow_db, OffboardingStatus.CARRYING_OUT)
+    (order,) = mails_to(flow_db, "bestallning@hallsberg.example", TERMINATION_TEMPLATE)
+    assert who.numbers[0] in order.body_text
+    with Session(flow_db) as session:
+        sub = session.scalars(
+            select(Subscription).where(Subscription.number == who.numbers[0])
+        ).one()
+        assert sub.status is SubscriptionStatus.ACTIVE  # not before the operator confirms
+
+    answer(run_id, numbers=[who.numbers[0]], confirmed_by="IT1")
+    wait_for_waiting(flow_db, OffboardingStatus.CARRYING_OUT, round=2)
+    _attest(flow_db, run_id, who.wp.municipality_id, who.number)
+    wait_for_waiting(flow_db, OffboardingStatus.CARRYING_OUT, round=3)
+    _attest(flow_db, run_id, who.wp.municipality_id, who.wp.manager)
+    assert run.join() == {"avslut": 1, "klara": 1}
+    with Session(flow_db) as session:
+        sub = session.scalars(
+            select(Subscription).where(Subscription.number == who.numbers[0])
+        ).one()
+    assert sub.status is SubscriptionStatus.TERMINATED
+    assert len(mails_to(flow_db, "bestallning@hallsberg.example", TERMINATION_TEMPLATE)) == 1

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
+from prefect.settings import PREFECT_API_URL
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -290,6 +291,18 @@ def make_run(what: ToStart, code: str) -> str:
     return str(run.id)
 
 
+class NoPrefectServer(RuntimeError):
+    """No Prefect API is named: Prefect would start a temporary server of its own, and runs made
+    there would be gone with it while their records say they were made."""
+
+
+def _no_server(what: ToStart, code: str) -> str:
+    raise NoPrefectServer("ingen Prefect-server är angiven (PREFECT_API_URL)")
+
+
+_make_run = make_run
+
+
 def start_runs(codes: Sequence[str] | None = None, *, make_run: MakeRun = make_run) -> Started:
     """The runs of recorded offboardings that have none, municipality by municipality (those
     of `codes`; None: all); one that cannot make its runs does not stop the others. A plain
@@ -300,6 +313,8 @@ def start_runs(codes: Sequence[str] | None = None, *, make_run: MakeRun = make_r
 
     settings = get_settings()
     engine = get_engine(settings.database_url)
+    if make_run is _make_run and not PREFECT_API_URL.value():
+        make_run = _no_server
     total = Started()
     for municipality in settings.municipalities:
         if codes is not None and municipality.code not in codes:

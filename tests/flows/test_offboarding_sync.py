@@ -239,6 +239,12 @@ def test_starts_recorded_while_prefect_is_down_are_made_later_once(town: Town, b
         tried = start_runs([CODE])
 
     assert (tried.made, tried.waiting) == (0, 3)
+    # Nor with no server named (Prefect would start a temporary one, and the runs made there
+    # would be gone with it).
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        unnamed = start_runs([CODE])
+    assert (unnamed.made, unnamed.waiting) == (0, 3)
+    assert unnamed.warning is not None and "ingen Prefect-server är angiven" in unnamed.warning
     assert tried.warning is not None
     assert tried.warning.startswith("3 avslut är registrerade; körningarna startas av reminders")
     assert runs_of(batch) == []

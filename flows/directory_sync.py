@@ -13,6 +13,7 @@ from prefect.states import Cancelled
 from models.audit import Actor
 from tasks.directory_sync import SyncAlreadyRunning, SyncReport, options_from, run_sync
 from tasks.directory_sync.tasks import publish, read_export
+from tasks.offboarding.prefect_tasks import start_task
 from telefoni.core.settings import get_settings
 
 
@@ -33,7 +34,7 @@ def _run_name() -> str:
     persist_result=False,  # the report names people; the register and the artifacts keep it
     description="Läser en kommuns HR-export och uppdaterar kommunens kunddatabas hos "
     "kontaktcenter (§3.1): nya, ändrade och slutade personer, med karantän för felaktiga rader "
-    "och broms mot massborttagning.",
+    "och broms mot massborttagning. Startar avslut för dem som slutar (§8.1).",
 )
 def directory_sync(
     kommun: str | None = None,
@@ -84,4 +85,9 @@ def directory_sync(
         get_run_logger().info(str(exc))
         return Cancelled(message=str(exc))
     publish(report, municipality.code, municipality.hr_column_map or None)
+    if not dry_run:
+        # After the commit: the runs of the offboardings recorded (tonight's, and any an
+        # earlier start could not make). Nothing here fails the sync: what is not made now,
+        # the reminders watch makes within the hour.
+        start_task([municipality.code])
     return report

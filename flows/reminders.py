@@ -1,6 +1,8 @@
 """The reminders watch (hourly, one run at a time): every question put to a person, of every
 process, is reminded at its interval, escalated to the manager's manager, settled at its
-deadline, and its waiting run woken; what still waits is the run's table."""
+deadline, and its waiting run woken; what still waits is the run's table. The offboardings
+the sync recorded but could not start a run for (the Prefect server was down, `telefoni sync`
+from a terminal) get theirs here."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from models.wording import counted
+from tasks.offboarding.prefect_tasks import start_task
 from tasks.people.prefect_tasks import pending_task, wake_task, watch_task
 
 
@@ -16,13 +19,15 @@ from tasks.people.prefect_tasks import pending_task, wake_task, watch_task
     persist_result=False,
     description="Varje timme: påminner den som ska svara på ett ärende (beslut, attest, "
     "polisanmälan …), skickar det vidare till chefens chef efter en tid, tillämpar "
-    "tidsfristen och väcker körningen som väntar. Visar vad som väntar på vem.",
+    "tidsfristen och väcker körningen som väntar. Visar vad som väntar på vem. Startar "
+    "körningarna för avslut som synken har registrerat men inte kunnat starta.",
 )
 def reminders() -> dict[str, int]:
     """Påminnelser, eskalering och tidsfrister för alla ärenden som väntar på en person."""
     watched = watch_task()
     resumed = wake_task(watched.wakes) if watched.wakes else 0
     rows = pending_task()
+    started = start_task()
     counts = list(watched.counts.values())
     total = {
         "påminnelser": sum(c.reminded for c in counts),
@@ -30,6 +35,7 @@ def reminders() -> dict[str, int]:
         "tidsfrist passerad": sum(c.expired for c in counts),
         "väckta körningar": resumed,
         "väntar på svar": len(rows),
+        "startade avslutskörningar": started.made,
     }
     create_markdown_artifact(
         key="reminders",
@@ -40,7 +46,9 @@ def reminders() -> dict[str, int]:
             for name, c in watched.counts.items()
         )
         + f"\n\n{counted(len(rows), 'ärende', 'ärenden')} väntar på svar; "
-        + f"{counted(resumed, 'väntande körning', 'väntande körningar')} väcktes.",
+        + f"{counted(resumed, 'väntande körning', 'väntande körningar')} väcktes; "
+        + f"{counted(started.made, 'avslutskörning', 'avslutskörningar')} startades"
+        + (f" ({started.warning})." if started.warning else "."),
         description="Vad körningen gjorde",
     )
     create_table_artifact(

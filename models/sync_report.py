@@ -28,6 +28,7 @@ class SyncFacts(Protocol):
     joiners: int
     changed: int
     leavers: int
+    offboardings_started: int
     changes: pd.DataFrame
     quarantine: pd.DataFrame
 
@@ -49,9 +50,17 @@ def summary_context(
         "changed": facts.changed,
         "leavers": facts.leavers,
         "quarantined": facts.rows_quarantined,
+        "offboardings": started_sv(facts.offboardings_started)
+        if facts.offboardings_started
+        else "",
         "preview": preview.to_dict("records"),
         "more": max(len(facts.changes) - PREVIEW_ROWS, 0),
     }
+
+
+def started_sv(n: int) -> str:
+    """ "3 avslut startade": the offboardings a run started, as the contact centre reads it."""
+    return f"{counted(n, 'avslut', 'avslut')} {'startat' if n == 1 else 'startade'}"
 
 
 def headline(facts: SyncFacts) -> str:

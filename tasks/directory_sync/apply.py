@@ -24,6 +24,7 @@ from models.register import DirectoryEntry, Employee, SubscriptionKind
 from tasks.directory_sync.matching import Matched
 from tasks.directory_sync.options import SyncOptions
 from tasks.directory_sync.sql import _chunks
+from tasks.offboarding.recorded import record_starts
 
 
 def _none(value: Any) -> Any:
@@ -70,8 +71,9 @@ def _apply(
     cost_centres: Mapping[str, int],
     today: date,
     options: SyncOptions,
-) -> None:
-    """Write the plan with bulk statements; audit one event per person changed. ``m``: the
+) -> int:
+    """Write the plan with bulk statements; audit one event per person changed; record the
+    offboardings it starts (`_start_offboardings`), how many returned. ``m``: the
     export's rows beside the municipality's register; ``current``: the register rows the plan
     compared. ``units``, ``cost_centres``: the municipality's, code → id.
 
@@ -113,6 +115,24 @@ def _apply(
         vault=vault,
     )
     _audit(session, p, options)
+    return _start_offboardings(session, p, today, options)
+
+
+def _start_offboardings(session: Session, p: SyncPlan, today: date, options: SyncOptions) -> int:
+    """The offboardings the sync starts (§8.1), recorded in its transaction: for employments
+    ending within the municipality's window, and for the leavers removed now. Their runs are
+    made after the commit, from the records (`tasks.offboarding.started`)."""
+    return len(
+        record_starts(
+            session,
+            municipality_id=options.municipality.id,
+            window_days=options.offboarding_window_days,
+            today=today,
+            removed=[int(i) for i in p.leavers["employee_id"]],
+            actor=options.actor,
+            flow_run_id=options.flow_run_id,
+        )
+    )
 
 
 def _insert_employees(

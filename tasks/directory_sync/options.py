@@ -45,6 +45,8 @@ class SyncOptions:
     #: as HR's file does.
     hr_columns: dict[str, str] = field(default_factory=dict)
     run_url: str | None = None  # the run in the Prefect UI, linked from the mail
+    #: Days before an employment ends that the sync starts its offboarding (§8.1).
+    offboarding_window_days: int = 14
 
 
 def options_from(
@@ -79,4 +81,5 @@ def options_from(
         flow_run_id=flow_run_id,
         hr_columns=dict(m.hr_column_map),
         run_url=run_url,
+        offboarding_window_days=m.offboarding_window_days,
     )

@@ -13,7 +13,7 @@ from models.base import utcnow
 from models.directory_sync import FIELD_LABELS, SyncPlan
 from models.hr_export import HrExport, Validated
 from models.outbox import Attachment, enqueue
-from models.sync_report import XLSX_TYPE, summary_context
+from models.sync_report import XLSX_TYPE, started_sv, summary_context
 from models.sync_run import HrQuarantine, SyncRun, SyncStatus
 from models.wording import counted, number
 from tasks.directory_sync.options import SyncOptions
@@ -34,6 +34,7 @@ class SyncReport:
     changed: int
     leavers: int
     message: str | None = None
+    offboardings_started: int = 0  # recorded in the run's transaction; their runs after it
     sync_run_id: int | None = None
     extra_columns: tuple[str, ...] = ()
     changes: pd.DataFrame = field(default_factory=pd.DataFrame)  # for the artifact table
@@ -187,6 +188,8 @@ def log_lines(report: SyncReport) -> list[str]:
         )
     else:
         lines.append(f"Ändringarna är skrivna i kunddatabasen för {report.municipality}.")
+        if report.offboardings_started:
+            lines.append(f"{started_sv(report.offboardings_started)} (§8.1).")
     if report.rows_quarantined:
         lines.append(
             f"{counted(report.rows_quarantined, 'rad', 'rader')} i karantän lästes inte in; "
@@ -216,6 +219,7 @@ def summary_markdown(report: SyncReport) -> str:
         f"| nya personer | {report.joiners} |",
         f"| ändrade personer | {report.changed} |",
         f"| borttagna ur kunddatabasen | {report.leavers} |",
+        f"| avslut startade | {report.offboardings_started} |",
     ]
     if report.message:
         lines += ["", f"**{report.message}**"]

@@ -244,7 +244,7 @@ def _write(
     run = _record_run(session, export, report, options, checked)
     if stop:
         _record_override(session, run, stop, options)
-    _apply(
+    report.offboardings_started = _apply(
         session,
         the_plan,
         checked.valid,

@@ -31,7 +31,7 @@ from models.offboarding import (
 from models.offboarding_rules import Holding, checklist, dispositions, due_on, identify
 from models.register import Device, Subscription, SubscriptionKind
 from tasks.offboarding.base import Context, event, load, of_municipality
-from tasks.offboarding.requested import HELD, HOLDING
+from tasks.offboarding.recorded import HELD, HOLDING
 
 OPEN = (
     OffboardingStatus.RECORDED,

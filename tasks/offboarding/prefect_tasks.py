@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State
+from prefect.settings import PREFECT_API_URL
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -32,7 +33,7 @@ from tasks.offboarding.handed_over import carry_out
 from tasks.offboarding.notified import notify
 from tasks.offboarding.planned import plan
 from tasks.offboarding.requested import StartRace, TooLate, receive
-from tasks.offboarding.started import ToStart, start_recorded
+from tasks.offboarding.started import MakeRun, Started, ToStart, start_municipality
 from tasks.offboarding.terminated import (
     confirm_pending,
     record_confirmed,
@@ -297,26 +298,52 @@ def make_run(what: ToStart, code: str) -> str:
     return str(run.id)
 
 
-@task(name="Starta registrerade avslut", cache_policy=NO_CACHE, persist_result=False)
-def start_task(codes: Sequence[str] | None = None) -> int:
-    """The runs of recorded offboardings that have none, municipality by municipality; a
-    Prefect server out of reach leaves them for the next try (nothing is lost)."""
+class NoPrefectServer(RuntimeError):
+    """No Prefect API is named: Prefect would start a temporary server of its own, and runs made
+    there would be gone with it while their records say they were made."""
+
+
+def _no_server(what: ToStart, code: str) -> str:
+    raise NoPrefectServer("ingen Prefect-server är angiven (PREFECT_API_URL)")
+
+
+_make_run = make_run
+
+
+def start_runs(codes: Sequence[str] | None = None, *, make_run: MakeRun = make_run) -> Started:
+    """The runs of recorded offboardings that have none, municipality by municipality (those
+    of `codes`; None: all); one that cannot make its runs does not stop the others. A plain
+    function: `telefoni sync` calls it too, the Prefect API set."""
     from telefoni.core.db import get_engine
     from telefoni.core.settings import get_settings
     from telefoni.core.tenancy import municipality_id_of
 
     settings = get_settings()
     engine = get_engine(settings.database_url)
-    made = 0
+    if make_run is _make_run and not PREFECT_API_URL.value():
+        make_run = _no_server
+    total = Started()
     for municipality in settings.municipalities:
         if codes is not None and municipality.code not in codes:
             continue
-        made += start_recorded(
-            lambda: Session(engine),
+        total += start_municipality(
+            engine,
             municipality_id=municipality_id_of(engine, municipality),
             code=municipality.code,
             make_run=make_run,
         )
-    if made:
-        get_run_logger().info("Startade %s.", counted(made, "avslutskörning", "avslutskörningar"))
-    return made
+    return total
+
+
+@task(name="Starta registrerade avslut", cache_policy=NO_CACHE, persist_result=False)
+def start_task(codes: Sequence[str] | None = None) -> Started:
+    """The runs of recorded offboardings that have none (`start_runs`); a Prefect server out of
+    reach or a run that cannot be made leaves them for the next try, said as a warning: the
+    run that asked (the sync, the reminders watch) does not fail for it."""
+    started = start_runs(codes)
+    logger = get_run_logger()
+    if started.made:
+        logger.info("Startade %s.", counted(started.made, "avslutskörning", "avslutskörningar"))
+    if started.warning:
+        logger.warning("%s.", started.warning)
+    return started

@@ -1,7 +1,8 @@
 """requested: one offboarding per employment end, whoever starts it and however often.
 
 HR starts one (the Prefect UI's form, `telefoni offboard`); the nightly sync records one for
-every employment that ends within the municipality's window and for every leaver it removes.
+every employment that ends within the municipality's window and for every leaver it removes
+(`tasks.offboarding.recorded`).
 The employment's identity is the employee and the start of their employment: a second start
 of the same one finds the first, and a start that says something new (HR moved the last day,
 named a successor, chose what becomes of a number) changes it while that is still possible.
@@ -9,11 +10,10 @@ named a successor, chose what becomes of a number) changes it while that is stil
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,13 +27,9 @@ from models.offboarding import (
 )
 from models.offboarding_forms import OffboardingRequest
 from models.offboarding_rules import PlanError
-from models.register import Device, DeviceStatus, Employee, Subscription, SubscriptionStatus
+from models.register import Employee
 from tasks.offboarding.base import Context, event
 from tasks.onboarding.requested import UnknownEmployee, shown_number
-
-SYNC = "sync"
-HOLDING = (SubscriptionStatus.ORDERED, SubscriptionStatus.ACTIVE, SubscriptionStatus.BLOCKED)
-HELD = (DeviceStatus.ORDERED, DeviceStatus.IN_USE)
 
 
 class StartRace(RuntimeError):
@@ -192,76 +188,3 @@ def _change(
         ],
     )
     return tuple(changes)
-
-
-def holds_something(employee_id: object) -> object:
-    """SQL: the employee holds a personal subscription or a phone of the employer's."""
-    return or_(
-        exists().where(
-            Subscription.owner_id == employee_id,
-            Subscription.status.in_(HOLDING),
-        ),
-        exists().where(Device.holder_id == employee_id, Device.status.in_(HELD)),
-    )
-
-
-def record_starts(
-    session: Session,
-    *,
-    ctx: Context,
-    today: date,
-    removed: Sequence[int] = (),
-    actor: Actor | None = None,
-) -> list[int]:
-    """The sync's starts, in its transaction: an offboarding for each employment of the
-    municipality that ends within the window (or ended within it), and for each leaver the sync
-    removes now (`removed`: their employee ids), who holds a subscription or a phone and has
-    none for that employment yet. Its default for everything is terminate; the manager is
-    asked to confirm or change it."""
-    window = timedelta(days=ctx.window_days)
-    e = Employee
-    started = exists().where(
-        Offboarding.employee_id == e.id, Offboarding.employment_start == e.employment_start
-    )
-    ending = and_(
-        e.employment_end.is_not(None), e.employment_end.between(today - window, today + window)
-    )
-    leaving = e.id.in_(list(removed)) if removed else None
-    rows = session.execute(
-        select(e.id, e.employment_start, e.employment_end).where(
-            e.municipality_id == ctx.municipality_id,
-            or_(ending, leaving) if leaving is not None else ending,
-            ~started,
-            holds_something(e.id),  # type: ignore[arg-type]
-        )
-    ).all()
-    if not rows:
-        return []
-    gone_ids = set(removed)
-    made: list[Offboarding] = []
-    for emp_id, start, end in rows:
-        gone = emp_id in gone_ids
-        made.append(
-            Offboarding(
-                municipality_id=ctx.municipality_id,
-                employee_id=emp_id,
-                employment_start=start,
-                last_day=min(end, today) if gone and end else (today if gone else end),
-                source=Source.SYNC,
-                started_by=SYNC,
-                reason="finns inte längre i HR-exporten"
-                if gone
-                else f"anställningen slutar {end} enligt HR-exporten",
-                status=OffboardingStatus.RECORDED,
-                wanted={},
-                wait_round=1,
-            )
-        )
-    session.add_all(made)
-    session.flush()
-    who = actor or ctx.actor
-    audit.record_many(
-        session,
-        [event(ctx, off, "recorded", actor=who, rule="§8.1", reason=off.reason) for off in made],
-    )
-    return [off.id for off in made]

@@ -6,19 +6,31 @@ Prefect server was down loses none. The leavers whose last day is the same share
 summer workers: one run, each manager asked once about theirs, each employee about their
 own). Each run's key is stored on its records before the run is made and is the run's
 Prefect idempotency key: a crash between the two makes the same run again, never a second.
+The key ends in a random part, drawn once and stored: Prefect keeps a key for ever, and a
+register made anew (the demo, a test) counts its offboardings from 1 again; its runs must not
+be taken for the old ones.
+
+One start at a time per municipality (`exclusive_run`): the sync's and the reminders watch's
+would otherwise both group the same records under keys of their own.
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, Engine, and_, func, select, update
 from sqlalchemy.orm import Session
 
-from models.offboarding import Offboarding, OffboardingStatus
+from models.offboarding import Offboarding, OffboardingStatus, Source
 from models.register import Employee
+from models.wording import counted
+from telefoni.core.locks import exclusive_run
+
+log = logging.getLogger(__name__)
 
 BATCH_DEPLOYMENT = "offboarding-batch/offboarding-batch"
 SINGLE_DEPLOYMENT = "offboarding/offboarding"
@@ -53,11 +65,7 @@ def to_start(session: Session, *, municipality_id: int, code: str) -> list[ToSta
             Employee.employee_number,
         )
         .join(Employee, Employee.id == Offboarding.employee_id)
-        .where(
-            Offboarding.municipality_id == municipality_id,
-            Offboarding.flow_run_id.is_(None),
-            Offboarding.status != OffboardingStatus.COMPLETED,
-        )
+        .where(_without_run(municipality_id))
         .order_by(Offboarding.id)
     ).all()
     groups: dict[object, list[tuple[int, str]]] = {}
@@ -84,13 +92,34 @@ def to_start(session: Session, *, municipality_id: int, code: str) -> list[ToSta
     return made
 
 
+def _without_run(municipality_id: int) -> ColumnElement[bool]:
+    """SQL: the municipality's offboardings the sync recorded that no run carries yet (HR's
+    are carried by the run HR started, which takes them over as soon as it has stored them)."""
+    return and_(
+        Offboarding.municipality_id == municipality_id,
+        Offboarding.source == Source.SYNC,
+        Offboarding.flow_run_id.is_(None),
+        Offboarding.status != OffboardingStatus.COMPLETED,
+    )
+
+
+def without_run(session: Session, municipality_id: int) -> int:
+    """How many of the municipality's recorded offboardings wait for a run."""
+    return (
+        session.scalar(
+            select(func.count()).select_from(Offboarding).where(_without_run(municipality_id))
+        )
+        or 0
+    )
+
+
 def _day(group: object) -> date:
     assert isinstance(group, date)
     return group
 
 
 def _key(code: str, first_id: int, last_day: date) -> str:
-    return f"telefoni-offboarding-{code}-{first_id}-{last_day:%Y%m%d}"
+    return f"telefoni-offboarding-{code}-{first_id}-{last_day:%Y%m%d}-{secrets.token_hex(6)}"
 
 
 def started(session: Session, key: str, flow_run_id: str, name: str) -> None:
@@ -117,3 +146,60 @@ def start_recorded(
         with session_factory() as session, session.begin():
             started(session, what.key, run_id, what.name)
     return len(todo)
+
+
+@dataclass(frozen=True)
+class Started:
+    """What a start did: runs made, offboardings still without one, and why (None: none
+    failed)."""
+
+    made: int = 0
+    waiting: int = 0
+    error: str | None = None
+
+    def __add__(self, other: Started) -> Started:
+        errors = [e for e in (self.error, other.error) if e]
+        return Started(
+            self.made + other.made, self.waiting + other.waiting, "; ".join(errors) or None
+        )
+
+    @property
+    def warning(self) -> str | None:
+        """What to tell the admin if runs are left for later, in Swedish (None: nothing)."""
+        if not self.error:
+            return None
+        verb = "registrerat" if self.waiting == 1 else "registrerade"
+        return (
+            f"{counted(self.waiting, 'avslut', 'avslut')} är {verb}; körningarna startas av "
+            f"reminders ({self.error})"
+        )
+
+
+def start_municipality(
+    engine: Engine, *, municipality_id: int, code: str, make_run: MakeRun
+) -> Started:
+    """The municipality's recorded offboardings' runs made, one start at a time; an error
+    making them (a Prefect server out of reach, a deployment missing) is told, not raised:
+    the records stay, and the next start (the reminders watch, hourly) makes their runs."""
+    with exclusive_run(engine, f"offboarding-start:{code}") as mine:
+        if not mine:
+            log.info("Avsluten för %s startas redan av en annan körning.", code)
+            return Started()
+        made: list[str] = []
+
+        def counted_run(what: ToStart, code: str) -> str:
+            made.append(make_run(what, code))
+            return made[-1]
+
+        try:
+            start_recorded(
+                lambda: Session(engine),
+                municipality_id=municipality_id,
+                code=code,
+                make_run=counted_run,
+            )
+        except Exception as exc:  # whatever it was, the records are kept for the next start
+            with Session(engine) as session:
+                waiting = without_run(session, municipality_id)
+            return Started(len(made), waiting, f"{type(exc).__name__}: {str(exc)[:200]}")
+    return Started(len(made))

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from telefoni.cli.common import register_engine, usage_error
-from telefoni.core.settings import get_settings
+from telefoni.core.settings import Settings, get_settings
 
 
 def sync(
@@ -76,3 +76,20 @@ def sync(
     typer.echo(summary_markdown(report))
     if report.status is SyncStatus.BRAKED:
         raise typer.Exit(3)
+    if not dry_run and report.offboardings_started:
+        _start_offboardings(settings, municipality.code)
+
+
+def _start_offboardings(settings: Settings, code: str) -> None:
+    """The runs of the offboardings the sync recorded (a server out of reach leaves them for
+    the reminders watch, hourly: said, not failed)."""
+    from telefoni.cli.server import use_prefect_api
+
+    use_prefect_api(settings)
+    from tasks.offboarding.prefect_tasks import start_runs
+
+    started = start_runs([code])
+    if started.made:
+        typer.echo(f"Startade {started.made} avslutskörning(ar) i Prefect.")
+    if started.warning:
+        typer.echo(started.warning, err=True)

@@ -26,7 +26,7 @@ from models.register import (
 )
 from tasks.kinds import KINDS
 from tasks.offboarding.base import context_from
-from tasks.offboarding.requested import record_starts
+from tasks.offboarding.recorded import record_starts
 from tasks.people import ask_context_from, watch
 from telefoni.core.settings import get_settings
 from tests.factories import CODE_IN_MAIL, code_of
@@ -277,7 +277,13 @@ def test_the_syncs_plan_is_confirmed_or_changed_by_the_manager(
         person = session.scalars(select(Employee).where(Employee.employee_number == who.number))
         person.one().employment_end = date.today()
         ctx = context_from(settings, None, settings.kommun(None), who.wp.municipality_id)
-        ids = record_starts(session, ctx=ctx, today=date.today())
+        ids = record_starts(
+            session,
+            municipality_id=ctx.municipality_id,
+            window_days=ctx.window_days,
+            today=date.today(),
+            actor=ctx.actor,
+        )
     references = [f"AVS-{i:06d}" for i in ids]
     run = Background(offboarding_batch, references)
     run_id = wait_for_waiting(flow_db, OffboardingStatus.CONFIRMING)

@@ -159,7 +159,10 @@ def test_joiners_changes_leavers_and_quarantine(town: Town) -> None:
     # the quarantined person is untouched, not read as having left
     kept = town.entry(broken["anstallningsnummer"])
     assert kept is not None and kept.name == f"{broken['fornamn']} {broken['efternamn']}"
-    assert town.count(AuditEvent) - events_before == 4  # one event per changed person
+    # one event per changed person, and one per offboarding started: both leavers hold a
+    # number of the employer's (§8.1)
+    assert report.offboardings_started == 2
+    assert town.count(AuditEvent) - events_before == 4 + 2
     with Session(town.engine) as session:
         q = session.scalars(select(HrQuarantine)).all()
         assert [(x.employee_number, x.field, x.reason) for x in q] == [
@@ -172,10 +175,12 @@ def test_joiners_changes_leavers_and_quarantine(town: Town) -> None:
         ).all()
         assert sorted(actions) == sorted(
             ["directory.created", "directory.updated", "directory.removed", "directory.removed"]
+            + ["offboarding.recorded"] * 2
         )
         mail = session.scalars(select(OutboxMessage)).one()
         assert mail.recipient == "kontaktcenter@sjobacka.example"
         assert "1 ny, 1 ändrad, 2 borttagna, 1 rad i karantän" in mail.subject
+        assert "2 avslut startade för personer som slutar" in mail.body_text
         assert mail.attachments[0].filename.endswith(".xlsx")
 
 

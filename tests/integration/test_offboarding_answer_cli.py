@@ -32,7 +32,8 @@ from tasks.offboarding.attested import CHECKLIST, ask_to_attest
 from tasks.offboarding.base import Context, context_from
 from tasks.offboarding.confirmed import PLAN, ask_to_confirm
 from tasks.offboarding.planned import plan
-from tasks.offboarding.requested import receive, record_starts
+from tasks.offboarding.recorded import record_starts
+from tasks.offboarding.requested import receive
 from tasks.offboarding.waiting import wait_for_last_day
 from telefoni.cli import app
 from telefoni.core import migrate
@@ -130,7 +131,14 @@ def confirmation(register: Engine) -> Asked:
         person = session.scalars(
             select(Employee).where(Employee.employee_number == who.number)
         ).one()
-        ids = record_starts(session, ctx=ctx, today=date.today(), removed=[person.id])
+        ids = record_starts(
+            session,
+            municipality_id=ctx.municipality_id,
+            window_days=ctx.window_days,
+            today=date.today(),
+            removed=[person.id],
+            actor=ctx.actor,
+        )
         run_id = _the_run_waits(session, ids)
         plan(session, ids, ctx=ctx, now=now)
         assert ask_to_confirm(session, ids, ctx=ctx, now=now).waiting

@@ -490,13 +490,16 @@ def test_every_event_of_a_sync_is_its_municipalitys(two: Register) -> None:
         events = session.scalars(select(AuditEvent)).all()
         assert verify(session).intact
     by = {code: [e for e in events if e.municipality_id == w.id] for code, w in two.where.items()}
-    assert len(events) == 8 and all(len(mine) == 4 for mine in by.values())
+    # the two leavers of each hold a number of the employer's: their offboardings start too
+    assert len(events) == 12 and all(len(mine) == 6 for mine in by.values())
     for mine in by.values():
         assert sorted(e.action for e in mine) == [
             "directory.created",
             "directory.removed",
             "directory.removed",
             "directory.updated",
+            "offboarding.recorded",
+            "offboarding.recorded",
         ]
 
 

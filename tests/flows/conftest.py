@@ -38,6 +38,7 @@ def flow_db(
     with make_empty_database(request.param) as engine:
         migrate.upgrade(engine)
         monkeypatch.setenv("TELEFONI_ENVIRONMENT", "test")
+        monkeypatch.setenv("TELEFONI_APPROVAL_POLL_SECONDS", "1")  # a waiting run looks each second
         monkeypatch.setenv("TELEFONI_DATA_DIR", str(tmp_path))
         monkeypatch.setenv(
             "TELEFONI_DATABASE_URL", engine.url.render_as_string(hide_password=False)

@@ -281,15 +281,21 @@ def _told(said: str | None, ok: str) -> None:
 
 
 def make_run(what: ToStart, code: str) -> str:
-    """The deployment run that carries recorded offboardings, under its key (made once)."""
+    """The deployment run that carries recorded offboardings, under its key (made once). The
+    municipality goes by its name: the served run form offers the names (`telefoni up`), and
+    a deployment that enforces its schema refuses anything else."""
     from prefect.client.schemas.objects import FlowRun
     from prefect.deployments import run_deployment
 
     from tasks.offboarding.started import BATCH_DEPLOYMENT
+    from telefoni.core.settings import get_settings
 
     run: FlowRun = run_deployment(  # type: ignore[assignment]  # sync: never a coroutine here
         BATCH_DEPLOYMENT,
-        parameters={"references": list(what.references), "kommun": code},
+        parameters={
+            "references": list(what.references),
+            "kommun": get_settings().kommun(code).name,
+        },
         flow_run_name=what.name,
         timeout=0,
         idempotency_key=what.key,

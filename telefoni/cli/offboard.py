@@ -117,7 +117,8 @@ def offboard(
     municipality = employees_municipality(kommun, [request.employee_number])
     recorded = _record(settings, municipality, request)
     who = f"{recorded.reference} för {request.employee_number}"
-    parameters = {"request": request.model_dump(mode="json"), "kommun": municipality.code}
+    # The municipality by name, as the served run form offers it (and enforces).
+    parameters = {"request": request.model_dump(mode="json"), "kommun": municipality.name}
     if recorded.flow_run_id is not None:
         typer.echo(f"Avslutet {who} hanteras redan av körningen {recorded.flow_run_id}.")
         _tell_changes(recorded.changed)

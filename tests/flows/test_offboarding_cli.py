@@ -12,7 +12,6 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.client.schemas.objects import FlowRun
-from prefect.deployments.runner import RunnerDeployment
 from prefect.settings import PREFECT_API_URL
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -25,6 +24,7 @@ from models.register import Employee
 from tasks.offboarding.attested import CHECKLIST
 from telefoni.cli import app
 from telefoni.core.settings import get_settings
+from telefoni.up import load_deployments
 from tests.cli import telefoni
 from tests.factories import code_of
 from tests.flows.offboarding_helpers import leaver, offboardings, request, wait_for_waiting
@@ -44,8 +44,8 @@ def api() -> str:
 def deployment() -> Iterator[UUID]:
     """The offboarding deployment on the harness, with no worker: its runs stay scheduled.
     Deleted afterwards, with its runs (their idempotency keys with them)."""
-    deployment = offboarding.to_deployment(name="offboarding")
-    assert isinstance(deployment, RunnerDeployment)  # called outside an event loop
+    # As `telefoni up` serves it: its run form (municipalities by name) enforced.
+    (deployment,) = [d for d in load_deployments() if d.name == "offboarding"]
     made = deployment.apply()
     assert isinstance(made, UUID)
     yield made
@@ -80,7 +80,10 @@ def test_offboard_makes_one_run_and_a_second_start_finds_it(
     run = read_run(off.flow_run_id)
     assert run.name == f"avslut-{code}-{who.number}" and run.deployment_id == deployment
     assert run.idempotency_key == off.run_key
-    assert set(run.parameters) == {"request", "kommun"} and run.parameters["kommun"] == code
+    assert (
+        set(run.parameters) == {"request", "kommun"}
+        and run.parameters["kommun"] == "Hallsbergs kommun"
+    )
     assert run.parameters["request"]["employee_number"] == who.number
     assert f"Avslutet {off.reference} för {who.number}" in first.stdout
     assert f"/runs/flow-run/{run.id}" in first.stdout

@@ -17,14 +17,12 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
 from prefect.client.schemas.objects import FlowRun
-from prefect.deployments.runner import RunnerDeployment
 from prefect.exceptions import ObjectNotFound
 from prefect.settings import PREFECT_API_URL, PREFECT_CLIENT_MAX_RETRIES, temporary_settings
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from flows.directory_sync import directory_sync
-from flows.offboarding import offboarding_batch
 from flows.reminders import reminders
 from models.audit import Actor
 from models.base import utcnow
@@ -41,6 +39,7 @@ from tasks.offboarding.requested import receive
 from telefoni import demo
 from telefoni.core.settings import get_settings
 from telefoni.core.vault import vault_from
+from telefoni.up import load_deployments
 from tests import factories
 from tests.flows.test_directory_sync_flow import artifacts_of, report_of
 
@@ -61,8 +60,8 @@ def batch() -> Iterator[UUID]:
             client.delete_deployment(found.id)
 
     delete()
-    deployment = offboarding_batch.to_deployment(name="offboarding-batch")
-    assert isinstance(deployment, RunnerDeployment)  # called outside an event loop
+    # As `telefoni up` serves it: its run form (municipalities by name) enforced.
+    (deployment,) = [d for d in load_deployments() if d.name == "offboarding-batch"]
     made = deployment.apply()
     assert isinstance(made, UUID)
     yield made
@@ -171,7 +170,10 @@ def test_the_sync_starts_one_run_per_leaver_and_never_a_second(town: Town, batch
     assert run.state is not None and run.state.is_scheduled()
     (off,) = town.offboardings()
     assert (off.source, off.last_day, off.flow_run_id) == (Source.SYNC, last_day, str(run.id))
-    assert run.parameters == {"references": [off.reference], "kommun": CODE}
+    assert run.parameters == {
+        "references": [off.reference],
+        "kommun": "Hallsbergs kommun",
+    }  # by name, as the served form offers it
     assert (
         "| avslut startade | 1 |"
         in artifacts_of(first.state_details.flow_run_id)[f"directory-sync-{CODE}"]

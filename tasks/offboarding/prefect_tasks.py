@@ -199,7 +199,16 @@ def terminate_task(ids: list[int], kommun: str) -> int:
 
 @task(name="Vänta på bekräftade uppsägningar", **STEP)
 def termination_wait_task(ids: list[int], kommun: str) -> Wait:
-    return in_transaction(kommun, lambda s, ctx: termination_wait(s, ids, ctx=ctx))
+    """Terminations sent by e-mail wait for a person to register the operator's answer; the
+    checklist's owners are asked meanwhile (their mails go out on the last day either way)."""
+
+    def waited(session: Session, ctx: Context) -> Wait:
+        wait = termination_wait(session, ids, ctx=ctx)
+        if wait.waiting:
+            ask_to_attest(session, ids, ctx=ctx, now=utcnow())
+        return wait
+
+    return in_transaction(kommun, waited)
 
 
 @task(name="Registrera bekräftade uppsägningar", **STEP)

@@ -133,7 +133,8 @@ def offboard(
     run_id = _start(url, recorded, parameters, name)
     run_id = _stored(settings, recorded, run_id, name)
     typer.echo(f"Avslutet {who} (sista arbetsdag {request.last_day}) är startat: körning {run_id}")
-    _tell_changes(recorded.changed)
+    if recorded.changed:  # recorded before, by a start whose run could not be made
+        _tell_changes(recorded.changed)
     typer.echo(f"Följ det i Prefect: {run_link(settings, run_id)}")
     typer.echo(
         "Den anställda och chefen får besked med e-post; det som ska göras när telefonen "

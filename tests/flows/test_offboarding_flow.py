@@ -334,6 +334,8 @@ def test_by_e_mail_the_termination_goes_to_the_ordering_function_and_a_person_co
             select(Subscription).where(Subscription.number == who.numbers[0])
         ).one()
         assert sub.status is SubscriptionStatus.ACTIVE  # not before the operator confirms
+    # Meanwhile the checklist's owners have their mails of the last day.
+    assert mails_to(flow_db, _employee(flow_db, who.number).email or "", notices.CHECKLIST_REQUEST)
 
     answer(run_id, numbers=[who.numbers[0]], confirmed_by="IT1")
     wait_for_waiting(flow_db, OffboardingStatus.CARRYING_OUT, round=2)

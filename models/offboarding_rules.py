@@ -133,13 +133,6 @@ def dispositions(
     return chosen
 
 
-def ends_soon(employment_end: date | None, today: date, *, window_days: int) -> bool:
-    """Whether an employment ends within the window (from today on): its offboarding starts."""
-    return employment_end is not None and today <= employment_end <= today + timedelta(
-        days=window_days
-    )
-
-
 def parse_disposition(text: str) -> Disposition:
     """A disposition as a person writes it, in Swedish or as its code."""
     words = text.strip().casefold()

@@ -18,10 +18,11 @@ condition, `tasks.onboarding.prefect_tasks.retry_if_transient`).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -49,6 +50,8 @@ from telefoni.core.municipalities import MunicipalitySettings
 from telefoni.core.settings import Settings, SettingsError
 from telefoni.core.tenancy import sender_of
 
+T = TypeVar("T")
+
 MAX_REASON = 300  # characters of the operator's own explanation kept in an error
 
 
@@ -71,6 +74,24 @@ class OperatorRefusedError(Exception):
 def is_transient(exc: BaseException) -> bool:
     """Whether a failure from the gateway is worth another attempt."""
     return isinstance(exc, OperatorTransientError)
+
+
+def with_retries(
+    call: Callable[[], T],
+    *,
+    attempts: int,
+    backoff: float,
+    sleep: Callable[[float], None],
+) -> T:
+    """`call`, tried again while the operator asks to come back later (its Retry-After, or an
+    exponential backoff; at most a minute between tries); the last failure is raised."""
+    for attempt in range(1, attempts):
+        try:
+            return call()
+        except OperatorTransientError as exc:
+            wait = exc.retry_after if exc.retry_after is not None else backoff * 2 ** (attempt - 1)
+            sleep(min(wait, 60.0))
+    return call()
 
 
 class OperatorGateway(Protocol):

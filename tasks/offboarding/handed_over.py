@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import audit
+from models.asks import SYSTEM
 from models.audit import AuditRecord
 from models.offboarding import (
     DeviceOutcome,
@@ -34,8 +35,6 @@ from models.offboarding import (
 )
 from models.register import DeviceStatus, DirectoryEntry, Employee, SubscriptionKind
 from tasks.offboarding.base import Context, event, load
-
-SYSTEM = "system"
 
 
 def _attested(item: OffboardingItem, task: Task) -> bool:

@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 
 from models import audit
 from models import offboarding_notices as notices
+from models.asks import SYSTEM
 from models.offboarding import Offboarding, OffboardingStatus, Task
 from tasks.offboarding.base import Context, event, load
-from tasks.offboarding.handed_over import SYSTEM, settled
+from tasks.offboarding.handed_over import settled
 
 
 def notify(session: Session, ids: Sequence[int], *, ctx: Context, now: datetime) -> int:

@@ -39,9 +39,7 @@ from tasks.offboarding.base import (
     of_municipality,
     used_up,
 )
-from tasks.operator import OperatorGateway, OperatorRefusedError, OperatorTransientError
-
-SENT = (ItemStatus.TERMINATING, ItemStatus.TERMINATION_SENT)
+from tasks.operator import OperatorGateway, OperatorRefusedError, with_retries
 
 
 def termination(off: Offboarding, item: OffboardingItem, *, municipality: str) -> TerminationOrder:
@@ -88,29 +86,19 @@ def send_terminations(
                 todo[item.id] = termination(off, item, municipality=ctx.municipality)
     sent = 0
     for item_id, order in todo.items():
-        for attempt in range(1, attempts + 1):
-            try:
-                with Session(engine) as session, session.begin():
-                    current = session.get(OffboardingItem, item_id, with_for_update=True)
-                    assert current is not None
-                    if current.status is ItemStatus.TERMINATING:
-                        _send_one(
-                            session,
-                            current,
-                            order,
-                            gateway,
-                            ctx,
-                            look_up_first=item_id in interrupted,
-                        )
-                        sent += 1
-                break
-            except OperatorTransientError as exc:
-                if attempt == attempts:
-                    raise
-                wait = (
-                    exc.retry_after if exc.retry_after is not None else backoff * 2 ** (attempt - 1)
+
+        def send(item_id: int = item_id, order: TerminationOrder = order) -> int:
+            with Session(engine) as session, session.begin():
+                current = session.get(OffboardingItem, item_id, with_for_update=True)
+                assert current is not None
+                if current.status is not ItemStatus.TERMINATING:
+                    return 0
+                _send_one(
+                    session, current, order, gateway, ctx, look_up_first=item_id in interrupted
                 )
-                sleep(min(wait, 60.0))
+                return 1
+
+        sent += with_retries(send, attempts=attempts, backoff=backoff, sleep=sleep)
     return sent
 
 

@@ -14,7 +14,7 @@ from models.onboarding import OnboardingOrder, OrderStatus
 from models.onboarding_forms import DEVIATION_TEXT
 from models.ordering import OperatorOrder
 from tasks.onboarding.base import Context, event, load_orders, of_municipality, services
-from tasks.operator import OperatorGateway, OperatorRefusedError, OperatorTransientError
+from tasks.operator import OperatorGateway, OperatorRefusedError, with_retries
 
 
 def operator_order(order: OnboardingOrder, *, municipality: str = "") -> OperatorOrder:
@@ -81,29 +81,19 @@ def place_orders(
         # Built once, from one batched read.
         wanted = {o.id: operator_order(o, municipality=ctx.municipality) for o in todo}
     for order_id, payload in wanted.items():
-        for attempt in range(1, attempts + 1):
-            try:
-                with Session(engine) as session, session.begin():
-                    current = session.get(OnboardingOrder, order_id, with_for_update=True)
-                    assert current is not None
-                    if current.status is OrderStatus.ORDERING:
-                        _place_one(
-                            session,
-                            current,
-                            payload,
-                            gateway,
-                            ctx,
-                            look_up_first=order_id in interrupted,
-                        )
-                        placed += 1
-                break
-            except OperatorTransientError as exc:
-                if attempt == attempts:
-                    raise
-                wait = (
-                    exc.retry_after if exc.retry_after is not None else backoff * 2 ** (attempt - 1)
+
+        def place(order_id: int = order_id, payload: OperatorOrder = payload) -> int:
+            with Session(engine) as session, session.begin():
+                current = session.get(OnboardingOrder, order_id, with_for_update=True)
+                assert current is not None
+                if current.status is not OrderStatus.ORDERING:
+                    return 0
+                _place_one(
+                    session, current, payload, gateway, ctx, look_up_first=order_id in interrupted
                 )
-                sleep(min(wait, 60.0))
+                return 1
+
+        placed += with_retries(place, attempts=attempts, backoff=backoff, sleep=sleep)
     return placed
 
 
